@@ -1,0 +1,130 @@
+"""The simulator's own order record, and its conversion to alpaca-py's ``Order`` at the edge.
+
+Inside the engine an order is a small mutable record of plain floats and int-ns times (fast);
+only when a caller asks does it become an ``alpaca.trading.models.Order``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from alpaca.trading.models import Order
+
+from .lifecycle import OPEN_STATUSES, transition
+from ..market.sessions import from_ns
+
+_NS = uuid.UUID("6f1d3c1e-7a53-4b4a-9d0e-6163746976e5")
+
+
+def asset_id(symbol: str) -> uuid.UUID:
+    """A stable asset id per symbol (as Alpaca's are stable)."""
+    return uuid.uuid5(_NS, "asset:" + symbol)
+
+
+def _num(x: float | None) -> str | None:
+    if x is None:
+        return None
+    return repr(float(x)) if x != int(x) else str(int(x))
+
+
+@dataclass(slots=True, eq=False)
+class SimOrder:
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str  # "buy" | "sell"
+    type: str  # market | limit | stop | stop_limit | trailing_stop
+    time_in_force: str
+    qty: float | None
+    notional: float | None
+    order_class: str  # simple | bracket | oco | oto
+    status: str
+    created_ns: int
+    extended_hours: bool = False
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail_percent: float | None = None
+    trail_price: float | None = None
+    hwm: float | None = None
+    #: Bars starting before this instant are invisible to the order (no look-ahead).
+    active_from_ns: int = 0
+    expires_ns: int | None = None
+    #: What happens at ``expires_ns``: "expire" (DAY) or "cancel" (the 90-day GTC policy).
+    expiry_event: str = "expire"
+    updated_ns: int = 0
+    filled_ns: int | None = None
+    canceled_ns: int | None = None
+    expired_ns: int | None = None
+    replaced_ns: int | None = None
+    replaced_by: str | None = None
+    replaces: str | None = None
+    filled_qty: float = 0.0
+    filled_avg_price: float | None = None
+    #: A stop_limit (or converted buy stop) whose stop has been reached and now rests as a limit.
+    elected: bool = False
+    parent_id: str | None = None
+    leg_ids: list[str] = field(default_factory=list)
+    role: str | None = None  # entry | take_profit | stop_loss
+    group_id: str | None = None
+    #: (status, event, ns) history, for reports and tests.
+    events: list[tuple[str, str, int]] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def apply(self, event: str, ns: int) -> None:
+        """Move through the lifecycle table and stamp the time."""
+        new = transition(self.status, event)
+        self.events.append((self.status, event, ns))
+        self.status = new
+        self.updated_ns = ns
+        if event == "fill":
+            self.filled_ns = ns
+        elif event == "cancel":
+            self.canceled_ns = ns
+        elif event == "expire":
+            self.expired_ns = ns
+        elif event == "replace":
+            self.replaced_ns = ns
+
+    def to_alpaca(self, legs: list[Order] | None = None) -> Order:
+        ts = from_ns
+        data = {
+            "id": self.id,
+            "client_order_id": self.client_order_id,
+            "created_at": ts(self.created_ns),
+            "updated_at": ts(self.updated_ns or self.created_ns),
+            "submitted_at": ts(self.created_ns),
+            "filled_at": ts(self.filled_ns) if self.filled_ns is not None else None,
+            "expired_at": ts(self.expired_ns) if self.expired_ns is not None else None,
+            "expires_at": ts(self.expires_ns) if self.expires_ns is not None else None,
+            "canceled_at": ts(self.canceled_ns) if self.canceled_ns is not None else None,
+            "failed_at": None,
+            "replaced_at": ts(self.replaced_ns) if self.replaced_ns is not None else None,
+            "replaced_by": self.replaced_by,
+            "replaces": self.replaces,
+            "asset_id": asset_id(self.symbol),
+            "symbol": self.symbol,
+            "asset_class": "us_equity",
+            "notional": _num(self.notional),
+            "qty": _num(self.qty),
+            "filled_qty": _num(self.filled_qty),
+            "filled_avg_price": _num(self.filled_avg_price),
+            "order_class": self.order_class,
+            "order_type": self.type,
+            "type": self.type,
+            "side": self.side,
+            "time_in_force": self.time_in_force,
+            "limit_price": _num(self.limit_price),
+            "stop_price": _num(self.stop_price),
+            "status": self.status,
+            "extended_hours": self.extended_hours,
+            "legs": legs,
+            "trail_percent": _num(self.trail_percent),
+            "trail_price": _num(self.trail_price),
+            "hwm": _num(self.hwm),
+            "position_intent": ("buy_to_open" if self.side == "buy" else "sell_to_close"),
+        }
+        return Order(**data)

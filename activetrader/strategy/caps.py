@@ -1,0 +1,181 @@
+"""The last word on a plan: risk caps no strategy can loosen.
+
+:func:`enforce_caps` runs after the strategy and its hooks (``Strategy.decide`` calls it
+last). It walks the intents in order, tracking positions, inverse exposure and spendable
+cash, and shrinks or drops what would break a cap:
+
+* a position above ``rebalance.max_position_pct`` of equity (entries shrink; a trim that
+  leaves too much sells more);
+* inverse ETFs together above ``hedge.max_inverse_allocation`` (existing holdings count);
+* spending more than ``min(cash, buying_power)`` less the cash reserve (sell proceeds are
+  not spendable until filled: Alpaca frees buying power only on the fill);
+* a stop wider than ``bracket.stop_loss_pct`` (the stop floor: it is tightened);
+* non-whole-share bracket/OCO quantities (Alpaca rejects fractional brackets), brackets that
+  would add to an existing position (``bracket orders must be entry orders``) and bracket
+  levels Alpaca would reject (sub-penny, or within $0.01 of the base price).
+
+Each adjustment becomes a :class:`~activetrader.strategy.intents.PlanWarning`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import replace
+
+from .intents import EnterBracket, ExitPosition, Plan, PlanWarning, ProtectPosition, TrimPosition
+from .levels import MIN_DISTANCE, fmt_price, is_valid_increment, stop_floor
+from .snapshot import Snapshot
+
+#: Inverse ETFs the toolkit knows; the configured one and any a strategy names are added.
+INVERSE_ETFS = ("SH", "SPXS", "SQQQ")
+_EPS = 1e-9
+
+
+def whole(x: float) -> int:
+    """Whole shares in ``x``, tolerant of float noise: ``whole(2.9999999999) == 3``.
+
+    >>> whole(7.5), whole(2.9999999999), whole(-0.2)
+    (7, 3, 0)
+    """
+    return max(0, math.floor(x + 1e-6))
+
+
+def spendable_cash(snapshot: Snapshot, settings) -> float:
+    """Cash new buys may use: ``min(cash, buying_power)`` less ``entry.min_cash_reserve_pct``."""
+    acct = snapshot.account
+    reserve = settings.entry.min_cash_reserve_pct * snapshot.portfolio_value
+    return max(0.0, min(acct.cash, acct.buying_power) - reserve)
+
+
+def inverse_exposure(snapshot: Snapshot, inverse: Iterable[str]) -> float:
+    """Market value held in ``inverse`` ETFs, plus open buy orders for them at current price."""
+    inverse = set(inverse)
+    held = sum(p.market_value for p in snapshot.positions if p.symbol in inverse)
+    pending = sum(o.qty * (snapshot.price(o.symbol) or 0.0) for o in snapshot.orders
+                  if o.symbol in inverse and o.side == "buy" and o.is_live)
+    return held + pending
+
+
+def cash_after(intents: Iterable, cash: float) -> float:
+    """Cash once every intent fills at its estimated price."""
+    for i in intents:
+        if isinstance(i, EnterBracket):
+            cash -= i.cost
+        elif isinstance(i, TrimPosition):
+            cash += i.proceeds
+        elif isinstance(i, ExitPosition):
+            cash += i.qty * i.price
+    return round(cash, 2)
+
+
+def enforce_caps(plan: Plan, snapshot: Snapshot, settings, *, inverse_etfs: Iterable[str] = ()) -> Plan:
+    """Return ``plan`` with every intent inside the risk caps, adjustments recorded as warnings."""
+    return _Caps(snapshot, settings, inverse_etfs).apply(plan)
+
+
+class _Caps:
+    def __init__(self, snapshot: Snapshot, settings, inverse_etfs: Iterable[str]) -> None:
+        self.snap, self.s = snapshot, settings
+        equity = snapshot.portfolio_value
+        self.cap = settings.rebalance.max_position_pct * equity
+        self.inverse = {*INVERSE_ETFS, settings.hedge.inverse_etf, *inverse_etfs}
+        self.inverse_room = settings.hedge.max_inverse_allocation * equity - inverse_exposure(
+            snapshot, self.inverse)
+        self.cash = spendable_cash(snapshot, settings)
+        self.held = {p.symbol: p.qty for p in snapshot.positions}
+        self.warnings: list[PlanWarning] = []
+
+    def warn(self, symbol: str | None, message: str) -> None:
+        self.warnings.append(PlanWarning(symbol=symbol, message=f"caps: {message}"))
+
+    def apply(self, plan: Plan) -> Plan:
+        out = []
+        for intent in plan.intents:
+            check = {EnterBracket: self.enter, ProtectPosition: self.protect,
+                     TrimPosition: self.trim, ExitPosition: self.exit}.get(type(intent))
+            intent = check(intent) if check else intent
+            if intent is not None:
+                out.append(intent)
+        trimmed = {i.symbol for i in out if isinstance(i, (TrimPosition, ExitPosition))}
+        for p in snapshot_positions(self.snap):
+            if p.symbol not in trimmed and p.market_value > self.cap + 0.01:
+                self.warn(p.symbol, f"{p.market_value / self.snap.portfolio_value:.1%} of the "
+                          f"portfolio, above the {self.s.rebalance.max_position_pct:.0%} cap, "
+                          "and the plan does not trim it")
+        return replace(plan, intents=tuple(out), warnings=(*plan.warnings, *self.warnings),
+                       cash_after=cash_after(out, self.snap.account.cash))
+
+    def stop_ok(self, symbol: str, reference: float, stop: float) -> float:
+        """The stop, tightened to the stop floor if it is wider."""
+        floor = stop_floor(reference, self.s.bracket.stop_loss_pct)
+        if stop < floor - _EPS:
+            self.warn(symbol, f"stop {fmt_price(stop)} wider than the "
+                      f"{self.s.bracket.stop_loss_pct:.0%} floor; tightened to {fmt_price(floor)}")
+            return floor
+        return stop
+
+    def enter(self, e: EnterBracket) -> EnterBracket | None:
+        sym, px = e.symbol, e.reference_price
+        if self.held.get(sym, 0) != 0:
+            self.warn(sym, "dropped bracket: it would add to an existing position "
+                      "(Alpaca: 'bracket orders must be entry orders')")
+            return None
+        stop = self.stop_ok(sym, px, e.stop_loss)
+        if not (e.take_profit >= px + MIN_DISTANCE - _EPS and stop <= px - MIN_DISTANCE + _EPS
+                and is_valid_increment(e.take_profit) and is_valid_increment(stop)):
+            self.warn(sym, f"dropped bracket with invalid levels: stop {fmt_price(stop)}, "
+                      f"entry {fmt_price(px)}, take-profit {fmt_price(e.take_profit)}")
+            return None
+        limits = {"whole shares": whole(e.qty), "position cap": whole(self.cap / px),
+                  "available cash": whole(self.cash / px)}
+        if sym in self.inverse or e.purpose == "hedge":
+            limits["inverse cap"] = whole(self.inverse_room / px)
+        qty = min(limits.values())
+        if qty < e.qty:
+            why = min(limits, key=limits.get)
+            self.warn(sym, f"bracket qty {e.qty:g} -> {qty} ({why})" if qty else
+                      f"dropped bracket of {e.qty:g} sh ({why})")
+        if qty < 1:
+            return None
+        self.cash -= qty * px
+        self.held[sym] = qty
+        if "inverse cap" in limits:
+            self.inverse_room -= qty * px
+        return replace(e, qty=qty, stop_loss=stop)
+
+    def protect(self, p: ProtectPosition) -> ProtectPosition | None:
+        qty = whole(p.qty)
+        if qty != p.qty:
+            self.warn(p.symbol, f"OCO qty {p.qty:g} -> {qty} (whole shares)")
+        if qty < 1:
+            return None
+        return replace(p, qty=qty, stop_loss=self.stop_ok(p.symbol, p.entry_price, p.stop_loss))
+
+    def trim(self, t: TrimPosition) -> TrimPosition:
+        qty = self.held.get(t.symbol, t.sell_qty + t.remaining_qty)
+        need = max(0, math.ceil((qty * t.price - self.cap) / t.price - _EPS))
+        sell = min(max(whole(t.sell_qty), need), whole(qty))
+        if sell != t.sell_qty:
+            self.warn(t.symbol, f"trim {t.sell_qty:g} -> {sell} sh to respect the cap")
+        remaining = qty - sell
+        reprotect = t.reprotect
+        if reprotect is not None:
+            reprotect = self.protect(replace(reprotect, qty=whole(remaining)))
+        self.held[t.symbol] = remaining
+        equity = self.snap.portfolio_value
+        return replace(t, sell_qty=sell, remaining_qty=remaining, reprotect=reprotect,
+                       weight_after=remaining * t.price / equity)
+
+    def exit(self, x: ExitPosition) -> ExitPosition:
+        self.held[x.symbol] = self.held.get(x.symbol, x.qty) - x.qty
+        return x
+
+
+def snapshot_positions(snapshot: Snapshot):
+    """Long positions, sorted by symbol (the order every step walks them in)."""
+    return sorted((p for p in snapshot.positions if p.qty > 0), key=lambda p: p.symbol)
+
+
+__all__ = ["INVERSE_ETFS", "cash_after", "enforce_caps", "inverse_exposure", "spendable_cash",
+           "whole"]

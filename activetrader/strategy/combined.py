@@ -1,0 +1,266 @@
+"""The guide's strategy: protect, rebalance, hedge, enter, in that order.
+
+>>> from activetrader.strategy.snapshot import Snapshot
+>>> snap = Snapshot.from_simple(cash=50_000, positions={"AAPL": (10, 150.0, 160.0)})
+>>> print(CombinedStrategy().decide(snap).intents[0].describe())
+PROTECT AAPL 10 sh: OCO take-profit $172.50 / stop $142.50 (entry $150.00) - no broker-side stop
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from activetrader.settings import Settings
+
+from .base import Strategy
+from .caps import INVERSE_ETFS, inverse_exposure, whole
+from .draft import Draft
+from .intents import EnterBracket, ExitPosition, Plan, ProtectPosition, TrimPosition
+from .levels import MIN_DISTANCE, bracket_levels, fmt_price, round_price
+from .snapshot import PositionView
+
+_EPS = 1e-9
+
+
+class CombinedStrategy(Strategy):
+    """Bracket entries, inverse-ETF hedging, rebalancing and legacy protection.
+
+    **Class attributes versus the settings.** ``STOP_LOSS_PCT`` and friends are *class*
+    attributes: one value shared by every instance, readable as ``self.STOP_LOSS_PCT``.
+    Assigning ``strategy.STOP_LOSS_PCT = 0.03`` does not change the class: it creates an
+    *instance* attribute that hides the class one for that object only, while
+    ``CombinedStrategy.STOP_LOSS_PCT = 0.03`` changes it for all. Either way these are
+    only *defaults*: they fill :meth:`default_settings`, used when neither ``decide()``
+    nor the constructor got a :class:`~activetrader.settings.Settings`. Settings passed
+    in win, so the thresholds have one source of truth.
+
+    >>> class Cautious(CombinedStrategy):
+    ...     STOP_LOSS_PCT = 0.03
+    >>> Cautious().default_settings().bracket.stop_loss_pct
+    0.03
+    >>> s = CombinedStrategy()
+    >>> s.STOP_LOSS_PCT = 0.04      # an instance attribute now hides the class attribute
+    >>> s.default_settings().bracket.stop_loss_pct, CombinedStrategy.STOP_LOSS_PCT
+    (0.04, 0.05)
+    """
+
+    STOP_LOSS_PCT: ClassVar[float] = 0.05
+    TAKE_PROFIT_PCT: ClassVar[float] = 0.15
+    MAX_POSITION_PCT: ClassVar[float] = 0.15
+    MAX_INVERSE_ALLOCATION: ClassVar[float] = 0.20
+    OVERBOUGHT: ClassVar[float] = 70.0
+    BEARISH_RATIO: ClassVar[float] = 0.60
+    OVERSOLD: ClassVar[float] = 30.0
+    CONFIDENCE_THRESHOLD: ClassVar[float] = 0.6
+    INVERSE_ETFS: ClassVar[tuple[str, ...]] = INVERSE_ETFS
+    #: Which setting each class default fills.
+    SETTING_FOR: ClassVar[dict[str, str]] = {
+        "STOP_LOSS_PCT": "bracket.stop_loss_pct", "TAKE_PROFIT_PCT": "bracket.take_profit_pct",
+        "MAX_POSITION_PCT": "rebalance.max_position_pct",
+        "MAX_INVERSE_ALLOCATION": "hedge.max_inverse_allocation",
+        "OVERBOUGHT": "hedge.overbought", "BEARISH_RATIO": "hedge.bearish_ratio",
+        "OVERSOLD": "entry.oversold", "CONFIDENCE_THRESHOLD": "entry.confidence_threshold",
+    }
+
+    def default_settings(self) -> Settings:
+        """``Settings()`` with this class's defaults (see the class docstring)."""
+        settings = Settings()
+        for attr, path in self.SETTING_FOR.items():
+            group, name = path.split(".")
+            setattr(getattr(settings, group), name, getattr(self, attr))
+        return settings
+
+    def propose(self, snapshot, settings, **kwargs: Any) -> Plan:
+        """Run the four steps on one :class:`Draft`, so cash is tracked across them."""
+        draft = Draft(snapshot, settings)
+        self.protect(draft)
+        if settings.rebalance.enabled:
+            self.rebalance(draft)
+        self.hedge(draft)
+        if settings.entry.enabled:
+            self.enter(draft)
+        return draft.plan()
+
+    # -- step 1 ----------------------------------------------------------------------------
+    def protect(self, d: Draft) -> None:
+        """Give every long position without a live broker-side stop an OCO exit at
+        entry × (1 + take-profit) / entry × (1 − stop); exit at market if the price is
+        already at the stop (within Alpaca's $0.01). A position already past its
+        take-profit gets a take-profit re-based on the current price (Alpaca rejects a
+        sell limit at or below the market), the stop staying entry-based. Flags positions
+        within ``near_stop_points`` of their stop."""
+        b = d.settings.bracket
+        for p in d.positions:
+            live = [o for o in d.snapshot.orders_for(p.symbol) if o.is_live and o.side == "sell"]
+            stops = [o for o in live if o.is_protective_stop]
+            covered = sum(o.qty for o in stops)
+            tp, sl = (round_price(p.avg_entry_price * (1 + b.take_profit_pct)),
+                      round_price(p.avg_entry_price * (1 - b.stop_loss_pct)))
+            limits = [o.limit_price for o in live if o.type == "limit" and o.limit_price]
+            stop_prices = [o.stop_price for o in stops if o.stop_price is not None]
+            d.levels[p.symbol] = (max(limits) if limits else tp, max(stop_prices) if stop_prices else sl)
+            if covered >= p.qty - _EPS:
+                if stop_prices:  # a trailing stop may not report its current stop
+                    self._near_stop(d, p, max(stop_prices))
+                continue
+            uncovered = p.qty - covered
+            what = "no broker-side stop" if not stops else f"stops cover {covered:g} of {p.qty:g} sh"
+            if p.current_price < sl + MIN_DISTANCE - _EPS:
+                holders = [o for o in live if not o.is_protective_stop]
+                cancel = tuple(sorted(o.id for o in holders)) if p.qty_available < uncovered else ()
+                d.add(ExitPosition(symbol=p.symbol, qty=uncovered, price=p.current_price,
+                                   stop_loss=sl, cancel_order_ids=cancel,
+                                   reason=f"{what}, price already at or below the stop"))
+                continue
+            if tp < p.current_price + MIN_DISTANCE - _EPS:
+                tp = round_price(p.current_price * (1 + b.take_profit_pct))
+                d.warn(p.symbol, f"already past its take-profit level; take-profit re-based "
+                       f"on the current price {fmt_price(p.current_price)}: {fmt_price(tp)}")
+            d.levels[p.symbol] = (tp, sl)
+            qty = whole(min(uncovered, max(p.qty_available, 0.0)))
+            if qty < whole(uncovered):
+                d.warn(p.symbol, f"{uncovered - qty:g} unprotected sh are held by other orders")
+            elif qty < uncovered:
+                d.warn(p.symbol, f"{uncovered - qty:g} fractional sh cannot be in an OCO "
+                       "(whole shares only) and stay unprotected")
+            if qty >= 1:
+                d.add(ProtectPosition(symbol=p.symbol, qty=qty, take_profit=tp, stop_loss=sl,
+                                      entry_price=p.avg_entry_price, reason=what))
+                self._near_stop(d, p, sl)
+
+    def _near_stop(self, d: Draft, p: PositionView, stop: float) -> None:
+        gap = p.current_price - stop
+        if gap <= d.settings.bracket.near_stop_points + _EPS:
+            d.warn(p.symbol, f"price {fmt_price(p.current_price)} is {gap:.2f} points "
+                   f"above its stop {fmt_price(stop)}")
+
+    # -- step 2 ----------------------------------------------------------------------------
+    def rebalance(self, d: Draft) -> None:
+        """Trim every position above ``max_position_pct`` of equity back to the cap, in
+        whole shares: ``ceil((value − cap × equity) / price)``. Shares held by exit legs
+        cannot be sold at Alpaca (the rebalance trap), so the trim cancels the legs and
+        re-protects the remainder at the original levels; a position protected in this
+        very plan is sold first and then protected."""
+        cap = d.settings.rebalance.max_position_pct * d.equity
+        for p in d.positions:
+            value = p.qty * p.current_price
+            if value <= cap + 0.005 or d.intent_for(ExitPosition, p.symbol):
+                continue
+            sell = min(math.ceil((value - cap) / p.current_price - _EPS), whole(p.qty))
+            remaining = p.qty - sell
+            pending = d.intent_for(ProtectPosition, p.symbol)
+            if pending is not None:
+                d.remove(pending)
+            live = [o for o in d.snapshot.orders_for(p.symbol) if o.is_live and o.side == "sell"]
+            covered = sum(o.qty for o in live if o.is_protective_stop)
+            cancel: tuple[str, ...] = ()
+            if p.qty_available < sell - _EPS:
+                cancel, covered = tuple(sorted(o.id for o in live)), 0.0
+            tp, sl = d.levels[p.symbol]
+            qty = whole(remaining - min(covered, remaining))
+            how = "at the original levels" if cancel else "at the configured levels"
+            reprotect = None if qty < 1 else ProtectPosition(
+                symbol=p.symbol, qty=qty, take_profit=tp, stop_loss=sl,
+                entry_price=p.avg_entry_price, reason=f"re-protect the remainder {how}")
+            d.add(TrimPosition(
+                symbol=p.symbol, sell_qty=sell, remaining_qty=remaining, price=p.current_price,
+                weight_before=value / d.equity, weight_after=remaining * p.current_price / d.equity,
+                cancel_order_ids=cancel, reprotect=reprotect,
+                reason=f"above the {d.settings.rebalance.max_position_pct:.0%} position cap"))
+
+    # -- step 3 ----------------------------------------------------------------------------
+    def hedge(self, d: Draft) -> None:
+        """Bearish when at least ``bearish_ratio`` of the sentiment symbols have RSI above
+        ``overbought``; then buy ``inverse_etf`` with a bracket, sized so that all inverse
+        ETFs together stay within ``max_inverse_allocation`` of equity (existing holdings
+        and open buys count), the ETF within the position cap, and the cost within cash.
+        An ETF already held is not added to: Alpaca may reject a bracket that does not
+        open a position (``bracket orders must be entry orders``)."""
+        h = d.settings.hedge
+        d.sentiment = d.rsi(h.sentiment_symbols, h.rsi_period)
+        for sym, value in d.sentiment.items():
+            if value is None:
+                d.skip("hedge", sym, f"not enough bars for RSI({h.rsi_period}); "
+                       "counted as not overbought")
+        hot = sum(1 for v in d.sentiment.values() if v is not None and v > h.overbought)
+        n = len(d.sentiment)
+        d.bearish_ratio = hot / n if n else 0.0
+        d.bearish = n > 0 and d.bearish_ratio >= h.bearish_ratio - _EPS
+        verdict = (f"{hot} of {n} sentiment symbols RSI > {h.overbought:g} "
+                   f"(ratio {d.bearish_ratio:.2f} {'>=' if d.bearish else '<'} {h.bearish_ratio:.2f})")
+        etf = h.inverse_etf
+        if not d.bearish or not h.enabled:
+            d.skip("hedge", etf, verdict if not d.bearish else "hedging disabled")
+            return
+        price = d.snapshot.price(etf)
+        position = d.snapshot.position(etf)
+        open_buy = any(o.side == "buy" and o.is_live for o in d.snapshot.orders_for(etf))
+        inverse = {*self.INVERSE_ETFS, etf}
+        held = inverse_exposure(d.snapshot, inverse)
+        rooms = {"inverse cap": h.max_inverse_allocation * d.equity - held,
+                 "position cap": d.settings.rebalance.max_position_pct * d.equity,
+                 "available cash": d.spendable}
+        why = ("already holding it: a bracket must open a position" if position and position.qty
+               else "a buy order for it is already open" if open_buy
+               else "no price" if not price else None)
+        qty = 0 if why else whole(min(rooms.values()) / price)
+        if not why and qty < 1:
+            why = f"{min(rooms, key=rooms.get)} leaves room for no share at {fmt_price(price)}"
+        if why:
+            d.skip("hedge", etf, f"bearish but not hedging: {why}")
+            return
+        tp, sl = bracket_levels(price, take_profit_pct=d.settings.bracket.take_profit_pct,
+                                stop_loss_pct=d.settings.bracket.stop_loss_pct)
+        after = (held + qty * price) / d.equity
+        d.add(EnterBracket(symbol=etf, qty=qty, reference_price=price, take_profit=tp,
+                           stop_loss=sl, purpose="hedge",
+                           reason=f"bearish: {verdict}; inverse {held / d.equity:.1%} -> {after:.1%}"))
+        d.spendable -= qty * price
+
+    # -- step 4 ----------------------------------------------------------------------------
+    def enter(self, d: Draft) -> None:
+        """Buy oversold watchlist names (RSI < ``oversold``, most oversold first) whose
+        :meth:`confidence` reaches the threshold and that :meth:`filter_entry` keeps, at
+        most ``max_new_positions``. Size: ``min(position_pct, max_position_pct) × equity``,
+        within spendable cash, floored to whole shares (Alpaca rejects fractional
+        brackets); take-profit and stop at ±% of the current price, valid increments."""
+        e, b = d.settings.entry, d.settings.bracket
+        d.watchlist_rsi = d.rsi(e.watchlist, e.rsi_period)
+        busy = {p.symbol for p in d.snapshot.positions if p.qty}
+        busy |= {o.symbol for o in d.snapshot.orders if o.side == "buy" and o.is_live}
+        busy |= {i.symbol for i in d.intents}
+        ranked = sorted((r, s) for s, r in d.watchlist_rsi.items()
+                        if r is not None and r < e.oversold and s not in busy)
+        entered = 0
+        for rsi, sym in ranked:
+            price = d.snapshot.price(sym)
+            ctx = dict(snapshot=d.snapshot, settings=d.settings)
+            if entered >= e.max_new_positions or not price:
+                why = "no price" if not price else f"max_new_positions ({e.max_new_positions}) reached"
+                d.skip("entry", sym, f"RSI {rsi:.1f}: {why}")
+                continue
+            conf = float(self.confidence(sym, rsi, d.snapshot.closes(sym), oversold=e.oversold, **ctx))
+            if conf < e.confidence_threshold - _EPS:
+                d.skip("entry", sym, f"RSI {rsi:.1f}: confidence {conf:.2f} < "
+                       f"{e.confidence_threshold:.2f}")
+                continue
+            if not self.filter_entry(sym, rsi=rsi, confidence=conf, price=price, **ctx):
+                d.skip("entry", sym, f"RSI {rsi:.1f}: vetoed by filter_entry")
+                continue
+            budget = min(e.position_pct, d.settings.rebalance.max_position_pct) * d.equity
+            qty = whole(min(budget, d.spendable) / price)
+            if qty < 1:
+                d.skip("entry", sym, f"RSI {rsi:.1f}: insufficient cash: {fmt_price(d.spendable)} "
+                       f"available, one share costs {fmt_price(price)}")
+                continue
+            tp, sl = bracket_levels(price, take_profit_pct=b.take_profit_pct,
+                                    stop_loss_pct=b.stop_loss_pct)
+            d.add(EnterBracket(symbol=sym, qty=qty, reference_price=price, take_profit=tp,
+                               stop_loss=sl, purpose="entry", rsi=rsi, confidence=conf,
+                               reason=f"RSI {rsi:.1f} < {e.oversold:g}, confidence {conf:.2f}"))
+            d.spendable -= qty * price
+            entered += 1
+
+
+__all__ = ["CombinedStrategy"]

@@ -1,0 +1,225 @@
+"""What one iteration knows: account, positions, open orders, bars and prices, frozen.
+
+The Trader fills a :class:`Snapshot` from alpaca-py models (a constant number of calls);
+the strategy reads it and nothing else. Tests write one by hand with
+:meth:`Snapshot.from_simple`:
+
+>>> snap = Snapshot.from_simple(cash=10_000, positions={"AAPL": (10, 150.0, 160.0)})
+>>> snap.position("AAPL").market_value, snap.portfolio_value
+(1600.0, 11600.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import pandas as pd
+
+#: Order statuses that still protect or hold shares. ``pending_cancel`` is on its way out
+#: and does not count as protection.
+LIVE_STATUSES = frozenset(
+    {"new", "accepted", "pending_new", "accepted_for_bidding", "partially_filled", "held",
+     "pending_replace", "calculated", "stopped", "suspended"}
+)
+#: Order types that put a floor under a long position.
+STOP_TYPES = frozenset({"stop", "stop_limit", "trailing_stop"})
+
+#: Default "now" of hand-written snapshots (a Thursday afternoon, regular session).
+DEFAULT_NOW = pd.Timestamp("2025-01-02 20:00", tz="UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """The account numbers the strategy uses (``TradeAccount.cash/equity/buying_power``)."""
+
+    cash: float
+    equity: float
+    buying_power: float
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """One position (``alpaca.trading.models.Position``). ``qty_available`` is what no open
+    order holds: after a bracket entry fills, its take-profit leg holds every share, so it
+    is 0 (alpaca-contract.md §2, "the rebalance trap")."""
+
+    symbol: str
+    qty: float
+    avg_entry_price: float
+    current_price: float
+    qty_available: float
+
+    @property
+    def market_value(self) -> float:
+        """``qty × current_price``."""
+        return self.qty * self.current_price
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """One open order or bracket leg, in Alpaca's words (``side``, ``type``, ``status``,
+    ``order_class``). ``role`` says what the order is to the strategy: ``"entry"``,
+    ``"take_profit"``, ``"stop_loss"`` or None."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    status: str
+    order_class: str
+    qty: float
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail_percent: float | None = None
+    trail_price: float | None = None
+    parent_id: str | None = None
+    role: str | None = None
+
+    @property
+    def is_live(self) -> bool:
+        """True while the order can still fill or trigger (see :data:`LIVE_STATUSES`)."""
+        return self.status in LIVE_STATUSES
+
+    @property
+    def is_protective_stop(self) -> bool:
+        """A live sell stop, stop-limit or trailing stop: a floor under a long position."""
+        return self.is_live and self.side == "sell" and self.type in STOP_TYPES
+
+    @classmethod
+    def exit_legs(
+        cls, symbol: str, qty: float, take_profit: float, stop_loss: float, *, group: str = "1"
+    ) -> tuple[OrderView, OrderView]:
+        """The two resting legs of a filled bracket: a take-profit limit (``new``, holds
+        the shares) and a stop (``held``), as Alpaca lists them.
+
+        >>> tp, sl = OrderView.exit_legs("AAPL", 10, 172.5, 142.5)
+        >>> (tp.id, tp.status, tp.limit_price), (sl.id, sl.status, sl.stop_price)
+        (('tp-1', 'new', 172.5), ('sl-1', 'held', 142.5))
+        """
+        common = dict(symbol=symbol, side="sell", order_class="bracket", qty=qty,
+                      parent_id=f"entry-{group}")
+        return (
+            cls(id=f"tp-{group}", client_order_id=f"tp-{group}", type="limit", status="new",
+                limit_price=take_profit, role="take_profit", **common),
+            cls(id=f"sl-{group}", client_order_id=f"sl-{group}", type="stop", status="held",
+                stop_price=stop_loss, role="stop_loss", **common),
+        )
+
+
+def _held_for_orders(orders: Iterable[OrderView], symbol: str) -> float:
+    """Shares Alpaca counts as held: live sell orders, except ``held`` legs (the stop leg
+    of a bracket/OCO shares its shares with the take-profit leg)."""
+    return sum(o.qty for o in orders
+               if o.symbol == symbol and o.side == "sell" and o.is_live and o.status != "held")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Snapshot:
+    """Everything one decision needs, read-only.
+
+    ``bars`` has alpaca-py's ``BarSet.df`` shape (MultiIndex ``(symbol, timestamp)``, a
+    ``close`` column at least) and holds only complete bars; ``prices`` maps a symbol to
+    its current price (the last complete close).
+    """
+
+    now: pd.Timestamp
+    account: AccountView
+    positions: tuple[PositionView, ...] = ()
+    orders: tuple[OrderView, ...] = ()
+    bars: pd.DataFrame = field(default_factory=lambda: _bars_frame({}, DEFAULT_NOW))
+    prices: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "positions", tuple(self.positions))
+        object.__setattr__(self, "orders", tuple(self.orders))
+        object.__setattr__(self, "prices", MappingProxyType(dict(self.prices)))
+
+    @property
+    def portfolio_value(self) -> float:
+        """The account's equity: what position weights are measured against."""
+        return self.account.equity
+
+    def position(self, symbol: str) -> PositionView | None:
+        """The position in ``symbol``, or None."""
+        return next((p for p in self.positions if p.symbol == symbol), None)
+
+    def orders_for(self, symbol: str) -> tuple[OrderView, ...]:
+        """Open orders (and held legs) for ``symbol``, in snapshot order."""
+        return tuple(o for o in self.orders if o.symbol == symbol)
+
+    def price(self, symbol: str) -> float | None:
+        """Current price of ``symbol``: ``prices``, else the position's, else None."""
+        if symbol in self.prices:
+            return float(self.prices[symbol])
+        pos = self.position(symbol)
+        return pos.current_price if pos else None
+
+    def closes(self, symbol: str) -> pd.Series:
+        """A copy of ``symbol``'s close series (empty if there are no bars)."""
+        if self.bars.empty or symbol not in self.bars.index.get_level_values(0):
+            return pd.Series(dtype=float, name="close")
+        return self.bars.xs(symbol, level=0)["close"].copy()
+
+    @classmethod
+    def from_simple(
+        cls,
+        *,
+        cash: float,
+        positions: Mapping[str, tuple[float, float, float]] | None = None,
+        closes: Mapping[str, Sequence[float]] | None = None,
+        orders: Iterable[OrderView] = (),
+        equity: float | None = None,
+        buying_power: float | None = None,
+        prices: Mapping[str, float] | None = None,
+        now: pd.Timestamp = DEFAULT_NOW,
+    ) -> Snapshot:
+        """A snapshot from plain numbers, for tests and teaching.
+
+        ``positions`` maps a symbol to ``(qty, avg_entry_price, current_price)``;
+        ``closes`` maps a symbol to hourly closes ending at ``now``. ``equity`` defaults to
+        cash plus market values, ``buying_power`` to cash, ``qty_available`` to what the
+        open sell ``orders`` do not hold, and ``prices`` to each position's price, then to
+        each series' last close.
+
+        >>> s = Snapshot.from_simple(cash=500, closes={"SPY": [1.0, 2.0, 3.0]})
+        >>> s.price("SPY"), len(s.closes("SPY")), s.account.buying_power
+        (3.0, 3, 500.0)
+        """
+        positions = dict(positions or {})
+        closes = dict(closes or {})
+        orders = tuple(orders)
+        views = tuple(
+            PositionView(sym, float(q), float(entry), float(px),
+                         float(q) - _held_for_orders(orders, sym))
+            for sym, (q, entry, px) in positions.items()
+        )
+        px = {s: float(c[-1]) for s, c in closes.items() if len(c)}
+        px.update({p.symbol: p.current_price for p in views})
+        px.update(prices or {})
+        eq = cash + sum(p.market_value for p in views) if equity is None else equity
+        account = AccountView(float(cash), float(eq),
+                              float(cash if buying_power is None else buying_power))
+        return cls(now=now, account=account, positions=views, orders=orders,
+                   bars=_bars_frame(closes, now), prices=px)
+
+
+def _bars_frame(closes: Mapping[str, Sequence[float]], now: pd.Timestamp) -> pd.DataFrame:
+    """Hourly ``BarSet.df``-shaped frame with a ``close`` column; the last bar ends at ``now``."""
+    frames = []
+    for symbol, values in closes.items():
+        n = len(values)
+        stamps = pd.date_range(end=now - pd.Timedelta(hours=1), periods=n, freq="h")
+        idx = pd.MultiIndex.from_arrays([[symbol] * n, stamps], names=["symbol", "timestamp"])
+        frames.append(pd.DataFrame({"close": [float(v) for v in values]}, index=idx))
+    if not frames:
+        idx = pd.MultiIndex.from_arrays(
+            [pd.Index([], dtype=object), pd.DatetimeIndex([], tz="UTC")],
+            names=["symbol", "timestamp"])
+        return pd.DataFrame({"close": pd.Series([], dtype=float)}, index=idx)
+    return pd.concat(frames)
+
+
+__all__ = ["AccountView", "LIVE_STATUSES", "OrderView", "PositionView", "STOP_TYPES", "Snapshot"]
