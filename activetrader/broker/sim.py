@@ -52,7 +52,7 @@ from .orders import SimOrder, asset_id
 SameBar = Literal["worst", "best", "path"]
 _ID_NS = uuid.UUID("0f6c2a4e-5b1d-4c4e-8f7a-73696d62726b")
 _INVERSE_ETFS = frozenset({"SH", "SPXS", "SQQQ", "SDS", "PSQ", "SPXU", "QID"})
-_DAY_NS = 86_400_000_000_000
+_NEVER = 2**63 - 1
 
 
 def _val(x):
@@ -133,6 +133,7 @@ class SimBroker:
         #: symbol -> orders that can fill now (entries, simple orders, legs of filled entries).
         self._working: dict[str, list[SimOrder]] = {}
         self._seq = 0
+        self._next_expiry_ns = _NEVER  # earliest expiry among working orders: skip scans before it
         self.fills: list[Fill] = []
         self.realized_pl = 0.0
         self._now_ns = to_ns(start) if start is not None else int(market.start.value) - 1_000
@@ -156,15 +157,24 @@ class SimBroker:
         prev = self._now_ns
         for symbol in list(self._working):
             arr = self.market.arrays(symbol)
-            i0 = int(np.searchsorted(arr.end, prev, side="right"))
-            i1 = int(np.searchsorted(arr.end, ns, side="right"))
-            for i in range(i0, i1):
-                if not self._working.get(symbol):
+            i0 = int(arr.end.searchsorted(prev, side="right"))
+            i1 = int(arr.end.searchsorted(ns, side="right"))
+            if i1 <= i0:
+                continue
+            # Plain Python values once per advance: numpy scalar access per field is the slow part.
+            bars = zip(arr.start[i0:i1].tolist(), arr.end[i0:i1].tolist(), arr.regular[i0:i1].tolist(),
+                       arr.open[i0:i1].tolist(), arr.high[i0:i1].tolist(), arr.low[i0:i1].tolist(),
+                       arr.close[i0:i1].tolist())
+            for bar in bars:
+                if symbol not in self._working:
                     break
-                self._process_bar(symbol, arr, i)
-        for order in [o for orders in self._working.values() for o in orders] + self._dormant_legs():
-            if order.expires_ns is not None and order.expires_ns <= ns and order.is_open:
-                self._end_group_member(order, order.expiry_event, order.expires_ns)
+                self._process_bar(symbol, *bar)
+        if ns >= self._next_expiry_ns:
+            for order in [o for orders in self._working.values() for o in orders] + self._dormant_legs():
+                if order.expires_ns is not None and order.expires_ns <= ns and order.is_open:
+                    self._end_group_member(order, order.expiry_event, order.expires_ns)
+            self._next_expiry_ns = min((o.expires_ns for lst in self._working.values() for o in lst
+                                        if o.expires_ns is not None), default=_NEVER)
         self._now_ns = ns
         self._sync_market_clock()
 
@@ -190,10 +200,9 @@ class SimBroker:
             raise api_error(422, INVALID, f"asset {symbol} not found") from None
 
     # ------------------------------------------------------------------ the engine
-    def _process_bar(self, symbol: str, arr, i: int) -> None:
-        start, end = int(arr.start[i]), int(arr.end[i])
-        regular = bool(arr.regular[i])
-        path = bar_path(float(arr.open[i]), float(arr.high[i]), float(arr.low[i]), float(arr.close[i]))
+    def _process_bar(self, symbol: str, start: int, end: int, regular: bool,
+                     open_: float, high: float, low: float, close: float) -> None:
+        path = bar_path(open_, high, low, close)
         touches: dict[str, tuple[float, float] | None] = {}
         for od in list(self._working[symbol]):
             if not od.is_open:  # ended with a sibling earlier in this loop
@@ -318,6 +327,8 @@ class SimBroker:
     # ------------------------------------------------------------------ bookkeeping
     def _work(self, od: SimOrder) -> None:
         self._working.setdefault(od.symbol, []).append(od)
+        if od.expires_ns is not None and od.expires_ns < self._next_expiry_ns:
+            self._next_expiry_ns = od.expires_ns
 
     def _unwork(self, od: SimOrder) -> None:
         lst = self._working.get(od.symbol)
@@ -327,9 +338,9 @@ class SimBroker:
                 del self._working[od.symbol]
 
     def _dormant_legs(self) -> list[SimOrder]:
-        """Legs of entries not yet filled (not working, but they expire with the entry)."""
-        return [o for o in self._orders.values() if o.parent_id and o.is_open
-                and self._orders[o.parent_id].role == "entry" and self._orders[o.parent_id].status != "filled"]
+        """Legs of entries not yet filled: not working, but they expire with their entry."""
+        return [self._orders[i] for lst in self._working.values() for od in lst if od.role == "entry"
+                for i in od.leg_ids]
 
     def _group(self, od: SimOrder) -> list[SimOrder]:
         if od.group_id is None:

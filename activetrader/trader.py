@@ -1,0 +1,364 @@
+"""The Trader: gathers a snapshot, asks the strategy for a plan, executes it on the broker,
+reports and journals what happened. The same code runs on the SimBroker and on Alpaca.
+
+>>> trader = Trader()                      # embedded default: simulated market + SimBroker
+>>> report = trader.iteration()
+>>> report.narrative.splitlines()[1][:29]
+'RUNNING TRADING ITERATION NOW'
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from alpaca.common.exceptions import APIError
+from alpaca.data.enums import DataFeed
+from alpaca.data.requests import StockBarsRequest
+from alpaca.data.timeframe import TimeFrame
+from alpaca.trading.requests import (
+    GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, StopLossRequest, TakeProfitRequest,
+)
+
+from .journal import Journal
+from .report import IterationReport, OrderOutcome
+from .settings import Settings
+from .strategy import (
+    INVERSE_ETFS, AccountView, CombinedStrategy, EnterBracket, ExitPosition, OrderView, PositionView,
+    ProtectPosition, Snapshot, Strategy, TrimPosition,
+)
+from .strategy.snapshot import LIVE_STATUSES
+
+#: Live GTC orders are younger than Alpaca's 90-day auto-cancel, so this window finds them all.
+_ORDER_WINDOW = pd.Timedelta(days=91)
+
+
+class Trader:
+    """Runs the strategy on a broker.
+
+    Parameters
+    ----------
+    broker:
+        ``None`` or ``"sim"`` for the embedded default (a :class:`~activetrader.market.SimulatedMarket`
+        and a :class:`~activetrader.broker.SimBroker` with $100,000, at a fixed simulated moment);
+        ``"alpaca"`` for Alpaca (paper unless ``live=True``; keys from ``APCA_API_KEY_ID`` /
+        ``APCA_API_SECRET_KEY`` or a ``.env`` file); or any object shaped like alpaca-py's
+        ``TradingClient``.
+    market:
+        The market-data source (anything with ``get_stock_bars``); defaults to the broker's market.
+    settings:
+        A :class:`~activetrader.settings.Settings` (default: the guide's values).
+    strategy:
+        A :class:`~activetrader.strategy.Strategy` (default :class:`~activetrader.strategy.CombinedStrategy`).
+    journal:
+        A path or :class:`~activetrader.journal.Journal`: every iteration, intent, order outcome and
+        settings change is appended to it.
+    clean:
+        With the embedded default: start flat (just $100,000 of cash) instead of the guide's
+        "before" portfolio.
+    """
+
+    def __init__(self, broker: Any = None, market: Any = None, settings: Settings | None = None,
+                 strategy: Strategy | None = None, *, journal: str | os.PathLike | Journal | None = None,
+                 clean: bool = False, live: bool = False) -> None:
+        self.settings = settings if settings is not None else Settings()
+        if not isinstance(self.settings, Settings):
+            raise TypeError(f"settings must be an activetrader.Settings, not {type(self.settings).__name__}")
+        self.strategy = strategy if strategy is not None else CombinedStrategy()
+        self.mode = "sim"
+        if broker is None or broker == "sim":
+            from .scenario import embedded_default
+
+            broker = embedded_default(market=market, clean=clean)
+        elif broker == "alpaca":
+            from .alpaca import connect
+
+            broker, market = connect(live=live)
+            self.mode = "live" if live else "paper"
+        elif isinstance(broker, str):
+            raise ValueError(f"broker={broker!r} is not known: use None/'sim', 'alpaca', or a TradingClient-like object")
+        self.broker = broker
+        self.market = market if market is not None else getattr(broker, "market", None)
+        if self.market is None:
+            raise ValueError("no market data source: pass market= (anything with get_stock_bars)")
+        self.journal = Journal(journal) if journal is not None and not isinstance(journal, Journal) else journal
+        self._calls = 0
+        self._unsubscribe = self.settings.subscribe(self._on_setting_changed)
+
+    # ------------------------------------------------------------------ time
+    @property
+    def now(self) -> pd.Timestamp:
+        """The broker's clock when it has one (the simulator), else the wall clock (UTC)."""
+        now = getattr(self.broker, "now", None)
+        return pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
+
+    def advance(self, to) -> None:
+        """Move a simulated broker's clock forward (fills and triggers happen on the way)."""
+        if not hasattr(self.broker, "advance_to"):
+            raise TypeError("this broker runs in real time; only a simulated broker can advance")
+        self.broker.advance_to(to)
+
+    # ------------------------------------------------------------------ broker calls
+    def _call(self, fn: Callable, *args, **kwargs):
+        self._calls += 1
+        return fn(*args, **kwargs)
+
+    def _universe(self, held: list[str]) -> list[str]:
+        s = self.settings
+        return sorted(set(s.hedge.sentiment_symbols) | set(s.entry.watchlist) | set(held) | set(INVERSE_ETFS))
+
+    def snapshot(self, *, with_bars: bool = True) -> Snapshot:
+        """Everything one decision needs, with a constant number of calls: account, positions,
+        orders (one nested listing), and one bars request for the whole universe."""
+        now = self.now
+        account = self._call(self.broker.get_account)
+        positions = self._call(self.broker.get_all_positions)
+        orders = self._call(self.broker.get_orders, GetOrdersRequest(
+            status="all", nested=True, limit=500, after=(now - _ORDER_WINDOW).to_pydatetime()))
+        bars = pd.DataFrame(columns=["open", "high", "low", "close", "volume"])
+        prices: dict[str, float] = {}
+        if with_bars:
+            lookback = max(self.settings.entry.lookback_bars, 3 * self.settings.hedge.rsi_period)
+            req = StockBarsRequest(symbol_or_symbols=self._universe([p.symbol for p in positions]),
+                                   timeframe=TimeFrame.Day, feed=DataFeed.IEX,
+                                   start=(now - pd.Timedelta(days=int(lookback * 1.5) + 15)).to_pydatetime(),
+                                   end=now.to_pydatetime())
+            bars = self._call(self.market.get_stock_bars, req).df
+            if len(bars):
+                prices = bars["close"].groupby(level="symbol").last().astype(float).to_dict()
+        pos_views = tuple(PositionView(symbol=p.symbol, qty=float(p.qty), avg_entry_price=float(p.avg_entry_price),
+                                       current_price=float(p.current_price), qty_available=float(p.qty_available))
+                          for p in positions)
+        for p in pos_views:
+            prices.setdefault(p.symbol, p.current_price)
+        return Snapshot(now=now, account=AccountView(cash=float(account.cash), equity=float(account.equity),
+                                                     buying_power=float(account.buying_power)),
+                        positions=pos_views, orders=tuple(_order_views(orders)), bars=bars, prices=prices)
+
+    # ------------------------------------------------------------------ one iteration
+    def iteration(self, *, dry_run: bool = False) -> IterationReport:
+        """Gather, decide, execute; return an :class:`~activetrader.report.IterationReport`.
+
+        A rejected order is reported (with Alpaca's message) and the rest of the plan goes on.
+        ``dry_run=True`` decides without submitting anything.
+        """
+        self._calls = 0
+        now = self.now
+        iteration_id = f"it-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+        if self.journal is not None:
+            self.journal.begin_iteration(iteration_id, now.isoformat(), dry_run=dry_run, mode=self.mode)
+        snap = self.snapshot()
+        plan = self.strategy.decide(snap, self.settings)
+        if self.journal is not None:
+            for seq, intent in enumerate(plan.intents):
+                self.journal.record_intent(iteration_id, seq, type(intent).__name__, intent.symbol,
+                                           intent.describe(), _intent_data(intent))
+        outcomes: list[OrderOutcome] = []
+        if not dry_run:
+            executor = _Executor(self, iteration_id, now, outcomes)
+            for seq, intent in enumerate(plan.intents):
+                executor.run(seq, intent)
+        account = self._call(self.broker.get_account)
+        s = self.settings
+        report = IterationReport(
+            iteration_id=iteration_id, timestamp=now, mode=self.mode, dry_run=dry_run, plan=plan,
+            outcomes=tuple(outcomes), portfolio_value=float(account.equity), cash=float(account.cash),
+            buying_power=float(account.buying_power), positions_count=len(snap.positions),
+            overbought=s.hedge.overbought, bearish_threshold=s.hedge.bearish_ratio, inverse_etf=s.hedge.inverse_etf,
+            max_position_pct=s.rebalance.max_position_pct, oversold=s.entry.oversold,
+            confidence_threshold=s.entry.confidence_threshold, broker_calls=self._calls)
+        if self.journal is not None:
+            self.journal.end_iteration(iteration_id, report.to_dict())
+        return report
+
+    # ------------------------------------------------------------------ positions
+    def positions(self) -> pd.DataFrame:
+        """Positions with their protection: qty, entry, price, market value, weight, P/L %,
+        stop, take-profit, distance to each (as a fraction of the price), protected?, inverse?"""
+        snap = self.snapshot(with_bars=False)
+        equity = snap.account.equity or 1.0
+        rows = []
+        for p in snap.positions:
+            live = [o for o in snap.orders if o.symbol == p.symbol and o.side == "sell" and o.is_live]
+            stops = [o.stop_price for o in live if o.is_protective_stop and o.stop_price is not None]
+            tps = [o.limit_price for o in live if o.type == "limit" and o.limit_price is not None]
+            stop = max(stops) if stops else None
+            tp = min(tps) if tps else None
+            covered = sum(o.qty for o in live if o.is_protective_stop)
+            rows.append(dict(
+                symbol=p.symbol, qty=p.qty, entry=p.avg_entry_price, price=p.current_price,
+                market_value=p.market_value, weight=p.market_value / equity,
+                pl_pct=p.current_price / p.avg_entry_price - 1 if p.avg_entry_price else 0.0,
+                stop=stop, take_profit=tp,
+                to_stop_pct=(p.current_price - stop) / p.current_price if stop else None,
+                to_take_profit_pct=(tp - p.current_price) / p.current_price if tp else None,
+                protected=covered + 1e-9 >= p.qty, inverse=p.symbol in INVERSE_ETFS))
+        cols = ["symbol", "qty", "entry", "price", "market_value", "weight", "pl_pct", "stop", "take_profit",
+                "to_stop_pct", "to_take_profit_pct", "protected", "inverse"]
+        return pd.DataFrame(rows, columns=cols).set_index("symbol")
+
+    # ------------------------------------------------------------------ settings journal
+    def _on_setting_changed(self, path: str, old, new) -> None:
+        if self.journal is not None:
+            plain = lambda v: v.model_dump(mode="json") if hasattr(v, "model_dump") else v  # noqa: E731
+            self.journal.record_settings_change(self.now.isoformat(), path, plain(old), plain(new))
+
+    def __repr__(self) -> str:
+        return (f"Trader(mode={self.mode!r}, now={self.now.isoformat()}, broker={type(self.broker).__name__}, "
+                f"strategy={type(self.strategy).__name__})")
+
+
+class _Executor:
+    """Turns intents into broker orders with deterministic, idempotent client order ids."""
+
+    def __init__(self, trader: Trader, iteration_id: str, now: pd.Timestamp, outcomes: list[OrderOutcome]):
+        self.t, self.iteration_id, self.outcomes = trader, iteration_id, outcomes
+        self.prefix = f"at-{now:%Y%m%d%H%M}"
+        self.tif = trader.settings.bracket.time_in_force
+
+    def run(self, seq: int, intent) -> None:
+        if isinstance(intent, ProtectPosition):
+            self.protect(seq, intent, "p")
+        elif isinstance(intent, ExitPosition):
+            self.cancel(seq, intent.symbol, intent.cancel_order_ids)
+            self.submit(seq, "x", intent.symbol, f"sell {intent.qty:g} {intent.symbol} at market (beyond stop)",
+                        MarketOrderRequest(symbol=intent.symbol, qty=intent.qty, side="sell", time_in_force="day"))
+        elif isinstance(intent, EnterBracket):
+            code = "h" if intent.purpose == "hedge" else "e"
+            self.submit(seq, code, intent.symbol,
+                        f"bracket buy {intent.qty:g} {intent.symbol} (take-profit {intent.take_profit:.2f} / stop {intent.stop_loss:.2f})",
+                        MarketOrderRequest(symbol=intent.symbol, qty=intent.qty, side="buy", time_in_force=self.tif,
+                                           order_class="bracket",
+                                           take_profit=TakeProfitRequest(limit_price=intent.take_profit),
+                                           stop_loss=StopLossRequest(stop_price=intent.stop_loss)))
+        elif isinstance(intent, TrimPosition):
+            self.trim(seq, intent)
+
+    def protect(self, seq: int, p: ProtectPosition, code: str) -> bool:
+        return self.submit(seq, code, p.symbol,
+                           f"OCO sell {p.qty:g} {p.symbol} (take-profit {p.take_profit:.2f} / stop {p.stop_loss:.2f})",
+                           LimitOrderRequest(symbol=p.symbol, qty=p.qty, side="sell", time_in_force=self.tif,
+                                             order_class="oco", take_profit=TakeProfitRequest(limit_price=p.take_profit),
+                                             stop_loss=StopLossRequest(stop_price=p.stop_loss)))
+
+    def trim(self, seq: int, t: TrimPosition) -> None:
+        """Cancel the legs holding the shares, sell the excess, re-protect the remainder; if
+        the sale fails, re-protect the whole position, so no share is left unprotected."""
+        self.cancel(seq, t.symbol, t.cancel_order_ids)
+        sold = self.submit(seq, "t", t.symbol, f"sell {t.sell_qty:g} {t.symbol} at market (trim to cap)",
+                           MarketOrderRequest(symbol=t.symbol, qty=t.sell_qty, side="sell", time_in_force="day"))
+        if t.reprotect is None:
+            return
+        if sold:
+            self.protect(seq, t.reprotect, "r")
+        else:
+            whole = ProtectPosition(symbol=t.symbol, qty=t.sell_qty + t.remaining_qty,
+                                    take_profit=t.reprotect.take_profit, stop_loss=t.reprotect.stop_loss,
+                                    entry_price=t.reprotect.entry_price, reason="trim failed: protect everything")
+            self.protect(seq, whole, "rw")
+
+    def cancel(self, seq: int, symbol: str, order_ids) -> None:
+        for oid in order_ids:
+            try:
+                self.t._call(self.t.broker.cancel_order_by_id, oid)
+                self._record(OrderOutcome(seq, "cancel", symbol, f"cancel {oid}", order_id=str(oid), status="canceled"))
+            except APIError as e:
+                # A sibling leg is cancelled with its group (§1): "already canceled" is success.
+                status = self._status_of(oid)
+                ok = status in ("canceled", "expired", "replaced")
+                self._record(OrderOutcome(seq, "cancel", symbol, f"cancel {oid}", order_id=str(oid), accepted=ok,
+                                          status=status, message=_msg(e), http_status=e.status_code,
+                                          error_code=_code(e)))
+
+    def _status_of(self, oid) -> str | None:
+        try:
+            return self.t._call(self.t.broker.get_order_by_id, oid).status.value
+        except APIError:
+            return None
+
+    def submit(self, seq: int, code: str, symbol: str, description: str, request) -> bool:
+        cid = f"{self.prefix}-{code}-{symbol}"[:48]
+        request.client_order_id = cid
+        try:
+            order = self.t._call(self.t.broker.submit_order, request)
+            self._record(OrderOutcome(seq, "submit", symbol, description, client_order_id=cid,
+                                      order_id=str(order.id), status=order.status.value))
+            return True
+        except APIError as e:
+            if _msg(e) == "client_order_id must be unique":  # the same iteration ran before: idempotent
+                try:
+                    existing = self.t._call(self.t.broker.get_order_by_client_id, cid)
+                    self._record(OrderOutcome(seq, "submit", symbol, description, client_order_id=cid,
+                                              order_id=str(existing.id), status=existing.status.value,
+                                              message="already submitted by an earlier run"))
+                    return True
+                except APIError:
+                    pass
+            self._record(OrderOutcome(seq, "submit", symbol, description, client_order_id=cid, accepted=False,
+                                      message=_msg(e), http_status=e.status_code, error_code=_code(e)))
+            return False
+        except Exception as e:  # network and other failures: report, go on with the plan
+            self._record(OrderOutcome(seq, "submit", symbol, description, client_order_id=cid, accepted=False,
+                                      message=f"{type(e).__name__}: {e}"))
+            return False
+
+    def _record(self, o: OrderOutcome) -> None:
+        self.outcomes.append(o)
+        if self.t.journal is not None:
+            self.t.journal.record_order(self.iteration_id, intent_seq=o.intent_seq, action=o.action, symbol=o.symbol,
+                                        client_order_id=o.client_order_id, order_id=o.order_id, accepted=o.accepted,
+                                        status=o.status, message=o.message, http_status=o.http_status,
+                                        error_code=o.error_code)
+
+
+def _msg(e: APIError) -> str:
+    try:
+        return e.message
+    except Exception:
+        return str(e)
+
+
+def _code(e: APIError) -> int | None:
+    try:
+        return int(e.code)
+    except Exception:
+        return None
+
+
+def _order_views(orders) -> list[OrderView]:
+    """Flatten a nested order listing into live OrderViews with roles."""
+    out: list[OrderView] = []
+
+    def view(o, parent=None, role=None) -> OrderView:
+        return OrderView(id=str(o.id), client_order_id=o.client_order_id, symbol=o.symbol, side=o.side.value,
+                         type=o.type.value, status=o.status.value, order_class=(o.order_class.value or "simple"),
+                         qty=float(o.qty or 0), limit_price=_f(o.limit_price), stop_price=_f(o.stop_price),
+                         trail_percent=_f(o.trail_percent), trail_price=_f(o.trail_price),
+                         parent_id=str(parent.id) if parent is not None else None, role=role)
+
+    def leg_role(o) -> str:
+        return "take_profit" if o.type.value == "limit" else "stop_loss"
+
+    for o in orders:
+        cls = o.order_class.value if o.order_class is not None else "simple"
+        top_role = {"bracket": "entry", "oto": "entry", "oco": "take_profit"}.get(cls)
+        if o.status.value in LIVE_STATUSES:
+            out.append(view(o, role=top_role))
+        for leg in o.legs or []:
+            if leg.status.value in LIVE_STATUSES:
+                out.append(view(leg, parent=o, role=leg_role(leg)))
+    return out
+
+
+def _f(x) -> float | None:
+    return None if x is None else float(x)
+
+
+def _intent_data(intent) -> dict:
+    from dataclasses import asdict
+
+    d = asdict(intent)
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
