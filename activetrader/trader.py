@@ -187,7 +187,8 @@ class Trader:
             tps = [o.limit_price for o in live if o.type == "limit" and o.limit_price is not None]
             stop = max(stops) if stops else None
             tp = min(tps) if tps else None
-            covered = sum(o.qty for o in live if o.is_protective_stop)
+            # shares a pending market sell is about to take out count as covered
+            covered = sum(o.qty for o in live if o.is_protective_stop or o.type == "market")
             rows.append(dict(
                 symbol=p.symbol, qty=p.qty, entry=p.avg_entry_price, price=p.current_price,
                 market_value=p.market_value, weight=p.market_value / equity,

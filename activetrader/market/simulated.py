@@ -121,7 +121,7 @@ class SimulatedMarket(MarketData):
     """A seeded synthetic market: stocks, an index (SPY, QQQ) and inverse ETFs (SH, SPXS, SQQQ).
 
     ``symbols`` is None for the default universe (about forty large US stocks), a list of
-    tickers, or an int N for N synthetic tickers ``S0001``...; the index and inverse ETFs are
+    tickers, or an int N for N synthetic tickers ``XAAA``, ``XAAB``...; the index and inverse ETFs are
     always present. ``timeframe`` is ``"1Day"`` or ``"1Hour"``. The same seed and arguments give
     identical bars; see the module docstring for the model.
 
@@ -317,9 +317,9 @@ def _universe(symbols) -> list[str]:
     if symbols is None:
         return list(DEFAULT_SYMBOLS)
     if isinstance(symbols, (int, np.integer)) and not isinstance(symbols, bool):
-        if not 0 <= symbols <= 9999:
-            raise ValueError(f"symbols={symbols}: expected 0..9999 synthetic symbols")
-        return [f"S{i:04d}" for i in range(1, int(symbols) + 1)]
+        if not 0 <= symbols <= 26 ** 3:
+            raise ValueError(f"symbols={symbols}: expected 0..17576 synthetic symbols")
+        return [_ticker(i) for i in range(int(symbols))]
     if isinstance(symbols, str):
         symbols = [symbols]
     out = list(symbols)
@@ -327,3 +327,10 @@ def _universe(symbols) -> list[str]:
     if bad:
         raise ValueError(f"symbols: {bad[:5]!r} are not upper-case tickers")
     return out
+
+
+def _ticker(i: int) -> str:
+    """The i-th synthetic ticker: XAAA, XAAB, ... (letters only, like real US tickers)."""
+    a, rem = divmod(i, 26 * 26)
+    b, c = divmod(rem, 26)
+    return "X" + chr(65 + a) + chr(65 + b) + chr(65 + c)

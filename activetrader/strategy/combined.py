@@ -94,7 +94,8 @@ class CombinedStrategy(Strategy):
         for p in d.positions:
             live = [o for o in d.snapshot.orders_for(p.symbol) if o.is_live and o.side == "sell"]
             stops = [o for o in live if o.is_protective_stop]
-            covered = sum(o.qty for o in stops)
+            # Shares a pending market sell is about to take out need no stop of their own.
+            covered = sum(o.qty for o in stops) + sum(o.qty for o in live if o.type == "market")
             tp, sl = (round_price(p.avg_entry_price * (1 + b.take_profit_pct)),
                       round_price(p.avg_entry_price * (1 - b.stop_loss_pct)))
             limits = [o.limit_price for o in live if o.type == "limit" and o.limit_price]
