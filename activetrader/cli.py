@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import pandas as pd
+
 from .journal import Journal, JournalError
 from .settings import Settings, SettingsError
 
@@ -112,11 +114,11 @@ def _load_settings(path: str | None) -> Settings:
     return Settings.load(path) if path else Settings()
 
 
-def _trader(args: argparse.Namespace, journal: Journal | None = None) -> Any:
+def _trader(args: argparse.Namespace) -> Any:
     """The Trader the command runs on: the embedded default with the chosen settings."""
     from .trader import Trader  # the heavy imports only for the commands that trade
 
-    return Trader(settings=_load_settings(args.settings), clean=args.clean, journal=journal)
+    return Trader(settings=_load_settings(args.settings), clean=args.clean)
 
 
 def _cmd_iterate(args: argparse.Namespace, out: TextIO) -> int:
@@ -185,7 +187,11 @@ def _cmd_positions(args: argparse.Namespace, out: TextIO) -> int:
 
     style = _Style(out)
     when = getattr(trader, "now", None)
-    stamp = f" at {when:%Y-%m-%d %H:%M %Z}" if when is not None else ""
+    stamp = ""
+    if when is not None:
+        when = pd.Timestamp(when)
+        when = when.tz_localize("UTC") if when.tzinfo is None else when
+        stamp = f" at {when.tz_convert('America/New_York'):%Y-%m-%d %H:%M} ET"
     print(style(f"POSITIONS{stamp}: {len(rows)} held", "bold"), file=out)
     if not rows:
         print("  no open positions", file=out)
@@ -266,8 +272,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="embedded default only: start from a flat $100,000 account")
 
     parser = argparse.ArgumentParser(
-        prog=_PROG, description="Run and inspect the activetrader strategy. Without Alpaca "
-        "keys everything runs on the embedded simulator (no network).")
+        prog=_PROG, description="Run and inspect the activetrader strategy on the embedded "
+        "default: a simulated market and an in-process, Alpaca-faithful broker with $100,000 "
+        "(no keys, no network).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -317,6 +324,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
         return args.run(args, sys.stdout)
+    except BrokenPipeError:  # `activetrader positions | head`: the reader left; stay quiet
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 1
     except (SettingsError, JournalError, _UsageError, OSError) as exc:
         print(f"{_PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 2

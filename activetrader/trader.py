@@ -107,8 +107,13 @@ class Trader:
         return fn(*args, **kwargs)
 
     def _universe(self, held: list[str]) -> list[str]:
+        """Symbols one bars request covers; those a market says it lacks are left out (they
+        then read as 'not enough bars' in the plan)."""
         s = self.settings
-        return sorted(set(s.hedge.sentiment_symbols) | set(s.entry.watchlist) | set(held) | set(INVERSE_ETFS))
+        wanted = set(s.hedge.sentiment_symbols) | set(s.entry.watchlist) | set(held) | {s.hedge.inverse_etf}
+        if hasattr(self.market, "__contains__"):
+            wanted = {w for w in wanted if w in self.market}
+        return sorted(wanted)
 
     def snapshot(self, *, with_bars: bool = True) -> Snapshot:
         """Everything one decision needs, with a constant number of calls: account, positions,

@@ -6,7 +6,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ import pandas as pd
 import pytest
 
 from activetrader.journal import SCHEMA_VERSION, Journal, JournalError
+from activetrader.trader import Trader
 
 T0 = datetime(2024, 3, 5, 15, 0, tzinfo=UTC)
 
@@ -308,3 +308,47 @@ def test_journal_process_killed_mid_iteration_keeps_every_acknowledged_row(tmp_p
         assert its["iteration_id"].tolist() == ["it-kill"] and not its.loc[0, "complete"]
         assert j.intents("it-kill")["seq"].tolist() == [0, 1]
         assert j.orders("it-kill")["client_order_id"].tolist() == ["coid-0", "coid-1", "coid-2"]
+
+
+_TRADER_KILL_SCRIPT = """
+import os, signal, sys
+from activetrader.trader import Trader
+
+trader = Trader(journal=sys.argv[1])
+submit = trader.broker.submit_order
+calls = 0
+def dying_submit(request):
+    global calls
+    calls += 1
+    if calls == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return submit(request)
+trader.broker.submit_order = dying_submit
+trader.iteration()
+print("unreachable", flush=True)
+"""
+
+
+def test_journal_trader_killed_at_second_submit_keeps_start_intents_and_first_order(
+        tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+
+    proc = subprocess.run([sys.executable, "-c", _TRADER_KILL_SCRIPT, str(path)],
+                          capture_output=True, text=True, timeout=300)
+
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert "unreachable" not in proc.stdout
+    _assert_intact(path)
+    with Journal(path) as j:
+        its = j.iterations()
+        iteration_id = its.loc[0, "iteration_id"]
+        intents, orders = j.intents(iteration_id), j.orders(iteration_id)
+    plan = Trader().iteration(dry_run=True).intents  # the same deterministic moment, no orders
+
+    assert len(its) == 1 and not its.loc[0, "complete"]
+    # every intent of the plan was journalled before the first order went out
+    assert intents["description"].tolist() == [i.describe() for i in plan] and len(plan) >= 2
+    assert intents["seq"].tolist() == list(range(len(plan)))
+    submits = orders[orders["action"] == "submit"]
+    assert len(submits) == 1 and bool(submits.iloc[0]["accepted"])
+    assert submits.iloc[0]["intent_seq"] == 0 and submits.iloc[0]["client_order_id"]

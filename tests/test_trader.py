@@ -137,6 +137,9 @@ class _Counting:
     def __init__(self, inner):
         self._inner, self.calls = inner, {}
 
+    def __contains__(self, symbol):  # membership is a property of the data, not a call
+        return symbol in self._inner
+
     def __getattr__(self, name):
         attr = getattr(self._inner, name)
         if not callable(attr):
@@ -189,3 +192,74 @@ def test_settings_are_validated_on_assignment_through_the_trader():
     with pytest.raises(SettingsError, match="bracket.stop_loss_pct"):
         trader.settings.bracket.stop_loss_pct = 3
     assert trader.settings.bracket.stop_loss_pct == 0.03
+
+
+def _grower_market():
+    """AAA closes at 100 on 2024-07-01, then rises 10% a day; BBB is flat at 50.
+
+    Bars: open = previous close, high 1% above the larger of open/close, low 1% below the smaller.
+    """
+    sessions = MarketCalendar("2024-01-02", "2024-12-31").sessions_between("2024-02-01", "2024-07-10")
+    n = len(sessions)
+    i0 = list(sessions).index(pd.Timestamp("2024-07-01"))
+    aaa = np.array([100.0 if k <= i0 else 100.0 * 1.1 ** (k - i0) for k in range(n)]).round(2)
+    frames = {}
+    for sym, close in {"AAA": aaa, "BBB": np.full(n, 50.0)}.items():
+        opn = np.r_[close[0], close[:-1]]
+        frames[sym] = pd.DataFrame({"open": opn, "high": np.maximum(opn, close) * 1.01,
+                                    "low": np.minimum(opn, close) * 0.99, "close": close, "volume": 1e6},
+                                   index=sessions)
+    return HistoricalMarket(frames, timeframe="1Day")
+
+
+def _trader_with_grown_bracket():
+    from scenario import bracket
+
+    broker = SimBroker(_grower_market(), cash=100_000, start=pd.Timestamp("2024-07-01 17:00", tz=NY))
+    # 100 AAA at the 07-02 open of 100 with a wide bracket (take-profit 300, stop 95).
+    entry = broker.submit_order(bracket("AAA", qty=100, tp=300, sl=95))
+    broker.advance_to(pd.Timestamp("2024-07-10 09:00", tz=NY))  # AAA closed 07-09 at 161.05
+    s = Settings()
+    s.hedge.sentiment_symbols = ("BBB",)
+    s.entry.watchlist = ("BBB",)
+    return Trader(broker=broker, settings=s), broker, entry
+
+
+def test_position_held_by_bracket_legs_is_trimmed_by_cancel_sell_reprotect_and_stays_protected():
+    trader, broker, entry = _trader_with_grown_bracket()
+    assert broker.get_open_position("AAA").qty_available == "0"  # the legs hold every share
+    weight = trader.positions().loc["AAA", "weight"]
+    assert weight > 0.15
+
+    report = trader.iteration()
+
+    (trim,) = [i for i in report.intents if isinstance(i, TrimPosition)]
+    actions = [(o.action, o.description.split()[0], o.accepted) for o in report.outcomes if o.symbol == "AAA"]
+    # cancel the two legs (the second is already cancelled with its group: still a success),
+    # sell the excess at market, then an OCO for the rest at the original levels.
+    assert actions[:2] == [("cancel", "cancel", True), ("cancel", "cancel", True)]
+    assert actions[2:] == [("submit", "sell", True), ("submit", "OCO", True)]
+    oco = report.outcomes[-1]
+    assert "take-profit 300.00 / stop 95.00" in oco.description
+    broker.advance_to(pd.Timestamp("2024-07-10 16:00", tz=NY))
+    pos = trader.positions().loc["AAA"]
+    assert pos["qty"] == trim.remaining_qty and pos["protected"]
+    assert (pos["stop"], pos["take_profit"]) == (95.0, 300.0)
+
+
+def test_trim_whose_sale_is_refused_reprotects_the_whole_position():
+    trader, broker, entry = _trader_with_grown_bracket()
+    real_submit = broker.submit_order
+
+    def refuse_market_sells(req):
+        if req.type.value == "market" and req.side.value == "sell":
+            from activetrader.broker import api_error
+            raise api_error(403, 40310000, "trade denied (test)")
+        return real_submit(req)
+
+    broker.submit_order = refuse_market_sells
+    report = trader.iteration()
+    assert [o.accepted for o in report.outcomes if o.action == "submit"] == [False, True]
+    assert "OCO sell 100 AAA" in report.outcomes[-1].description
+    pos = trader.positions().loc["AAA"]
+    assert pos["qty"] == 100 and pos["protected"]
