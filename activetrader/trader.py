@@ -10,7 +10,6 @@ reports and journals what happened. The same code runs on the SimBroker and on A
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -84,7 +83,8 @@ class Trader:
         self.market = market if market is not None else getattr(broker, "market", None)
         if self.market is None:
             raise ValueError("no market data source: pass market= (anything with get_stock_bars)")
-        self.journal = Journal(journal) if journal is not None and not isinstance(journal, Journal) else journal
+        self._owns_journal = journal is not None and not isinstance(journal, Journal)
+        self.journal = Journal(journal) if self._owns_journal else journal
         self._calls = 0
         self._unsubscribe = self.settings.subscribe(self._on_setting_changed)
 
@@ -152,7 +152,9 @@ class Trader:
         """
         self._calls = 0
         now = self.now
-        iteration_id = f"it-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+        # Derived from the moment, like the client order ids: a re-run of the same moment is the
+        # same iteration (the journal keeps each run apart by its run number).
+        iteration_id = f"it-{now:%Y%m%dT%H%M%SZ}"
         if self.journal is not None:
             self.journal.begin_iteration(iteration_id, now.isoformat(), dry_run=dry_run, mode=self.mode)
         snap = self.snapshot()
@@ -211,6 +213,18 @@ class Trader:
         if self.journal is not None:
             plain = lambda v: v.model_dump(mode="json") if hasattr(v, "model_dump") else v  # noqa: E731
             self.journal.record_settings_change(self.now.isoformat(), path, plain(old), plain(new))
+
+    def close(self) -> None:
+        """Stop journalling settings changes and close a journal this trader opened from a path."""
+        self._unsubscribe()
+        if self._owns_journal and self.journal is not None:
+            self.journal.close()
+
+    def __enter__(self) -> Trader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return (f"Trader(mode={self.mode!r}, now={self.now.isoformat()}, broker={type(self.broker).__name__}, "

@@ -161,3 +161,31 @@ def test_get_asset_of_unknown_symbol_is_404(b):
         b.get_asset("NOPE")
     assert e.value.status_code == 404
     assert b.get_asset("AAA").symbol == "AAA"
+
+
+def test_auction_time_in_force_is_refused_with_a_clear_message(b):
+    status, code, message = _refused(b, buy(qty=1, tif="opg"))
+    assert (status, code) == (422, 42210000) and "opg" in message and "not modelled" in message
+
+
+def test_replacing_a_bracket_legs_qty_is_refused_conservatively(b):
+    from alpaca.trading.requests import GetOrderByIdRequest, ReplaceOrderRequest
+
+    o = b.submit_order(bracket(qty=10))
+    b.advance_to(et("2024-03-04 16:00"))
+    leg = b.get_order_by_id(o.id, GetOrderByIdRequest(nested=True)).legs[0]
+    with pytest.raises(APIError) as e:
+        b.replace_order_by_id(leg.id, ReplaceOrderRequest(qty=5))
+    assert e.value.status_code == 422 and "qty" in e.value.message
+
+
+def test_replacing_a_trailing_stops_trail_moves_its_stop(b):
+    from alpaca.trading.requests import ReplaceOrderRequest
+
+    b.submit_order(buy(qty=10))
+    b.advance_to(et("2024-03-04 16:00"))
+    o = b.submit_order(TrailingStopOrderRequest(symbol="AAA", qty=10, side="sell", time_in_force="gtc",
+                                                trail_percent=10))
+    new = b.replace_order_by_id(o.id, ReplaceOrderRequest(trail=5))
+    # Mark 100 (Monday's close): a 5% trail puts the stop at 95.
+    assert float(new.trail_percent) == 5 and float(new.stop_price) == 95.0 and float(new.hwm) == 100.0

@@ -41,6 +41,7 @@ class SimOrder:
     order_class: str  # simple | bracket | oco | oto
     status: str
     created_ns: int
+    seq: int = 0  # submission order, to sort orders created at the same instant
     extended_hours: bool = False
     limit_price: float | None = None
     stop_price: float | None = None

@@ -31,6 +31,7 @@ and no slippage beyond the bar path (Alpaca's paper does not simulate them eithe
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Literal
@@ -571,11 +572,8 @@ class SimBroker:
         if nested:  # a leg shows inside its parent when the parent is listed too
             ids = {od.id for od in chosen}
             chosen = [od for od in chosen if not (od.parent_id and od.parent_id in ids)]
-        chosen.sort(key=lambda o: (o.created_ns, self._seq_of(o)), reverse=_val(f.direction) != "asc")
+        chosen.sort(key=lambda o: (o.created_ns, o.seq), reverse=_val(f.direction) != "asc")
         return [self._model(od, nested) for od in chosen[:limit]]
-
-    def _seq_of(self, od: SimOrder) -> int:
-        return list(self._orders).index(od.id) if len(self._orders) < 2000 else 0
 
     def _get(self, order_id) -> SimOrder:
         od = self._orders.get(str(order_id))
@@ -652,8 +650,8 @@ class SimBroker:
 
     def fills_frame(self) -> pd.DataFrame:
         """Every execution so far as a DataFrame (timestamp, order_id, symbol, side, qty, price, realized_pl)."""
-        cols = ["timestamp", "order_id", "symbol", "side", "qty", "price", "realized_pl"]
-        return pd.DataFrame([f.__dict__ if hasattr(f, "__dict__") else {c: getattr(f, c) for c in cols} for f in self.fills], columns=cols)
+        cols = [f.name for f in dataclasses.fields(Fill)]
+        return pd.DataFrame([dataclasses.astuple(f) for f in self.fills], columns=cols)
 
 
 def _qty(q: float) -> str:

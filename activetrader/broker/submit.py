@@ -128,7 +128,7 @@ def build_orders(b, req) -> list[SimOrder]:
 
     def make(**kw) -> SimOrder:
         oid = b._next_id()
-        base = dict(id=oid, client_order_id=oid, symbol=symbol, side=side, time_in_force=tif, qty=qty,
+        base = dict(id=oid, client_order_id=oid, seq=b._seq, symbol=symbol, side=side, time_in_force=tif, qty=qty,
                     notional=notional, order_class=cls, status="new", created_ns=now, updated_ns=now,
                     extended_hours=extended, active_from_ns=now, expires_ns=expires, expiry_event=expiry_event)
         base.update(kw)
@@ -235,7 +235,7 @@ def build_replacement(b, old: SimOrder, req: ReplaceOrderRequest) -> SimOrder:
 
     now = b._now_ns
     oid = b._next_id()
-    new = dataclasses.replace(old, id=oid, client_order_id=cid or oid, created_ns=now, updated_ns=now,
+    new = dataclasses.replace(old, id=oid, client_order_id=cid or oid, seq=b._seq, created_ns=now, updated_ns=now,
                               active_from_ns=now, replaces=old.id, replaced_by=None, events=[], elected=False,
                               leg_ids=list(old.leg_ids), **changes)
     if "time_in_force" in changes:
