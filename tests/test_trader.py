@@ -263,3 +263,16 @@ def test_trim_whose_sale_is_refused_reprotects_the_whole_position():
     assert "OCO sell 100 AAA" in report.outcomes[-1].description
     pos = trader.positions().loc["AAA"]
     assert pos["qty"] == 100 and pos["protected"]
+
+
+def test_journal_records_iterations_intents_orders_and_settings_changes(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    with Trader(journal=path) as trader:
+        trader.settings.bracket.stop_loss_pct = 0.04
+        report = trader.iteration()
+        j = trader.journal
+        assert j.iterations()["complete"].tolist() == [True]
+        assert len(j.intents()) == len(report.intents)
+        assert len(j.orders()) == len(report.outcomes) and j.orders()["accepted"].all()
+        (change,) = j.settings_changes().itertuples()
+        assert (change.path, change.old, change.new) == ("bracket.stop_loss_pct", 0.05, 0.04)

@@ -331,9 +331,6 @@ class HedgePanel(SettingsPanel):
     fields = ("hedge.enabled", "hedge.sentiment_symbols", "hedge.overbought", "hedge.bearish_ratio",
               "hedge.inverse_etf", "hedge.max_inverse_allocation", "hedge.rsi_period")
 
-    def __init__(self, settings_or_trader: Any) -> None:
-        super().__init__(settings_or_trader)
-
 
 class RebalancePanel(SettingsPanel):
     """Position sizing: the ``rebalance`` cap and the ``entry`` size, count and cash reserve.
@@ -349,6 +346,3 @@ class RebalancePanel(SettingsPanel):
     name = "rebalance"
     fields = ("rebalance.enabled", "rebalance.max_position_pct", "entry.position_pct",
               "entry.max_new_positions", "entry.min_cash_reserve_pct")
-
-    def __init__(self, settings_or_trader: Any) -> None:
-        super().__init__(settings_or_trader)

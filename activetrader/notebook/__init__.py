@@ -1,0 +1,1 @@
+from .panels import BracketPanel, HedgePanel, RebalancePanel, SettingsPanel
