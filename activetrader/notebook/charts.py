@@ -224,10 +224,10 @@ def weights_chart(positions: pd.DataFrame, *, max_position_pct: float = 0.15,
     >>> fig.data[0].x, fig.data[0].y, fig.data[1].y, fig.data[2].y, fig.data[3].y, fig.data[4].y
     (('ADBE', 'PG'), (0.16, 0.05), (0.12,), (0.15, 0.15), (0.12,), (0.2, 0.2))
     """
-    frame = positions.reset_index() if "symbol" not in positions.columns else positions
+    frame = positions
     if "weight" not in frame.columns:
         raise ValueError("positions needs a 'weight' column (as Trader.positions() returns)")
-    symbols = [str(s) for s in frame["symbol"]]
+    symbols = [str(s) for s in (frame["symbol"] if "symbol" in frame.columns else frame.index)]
     weights = [float(w) for w in frame["weight"]]
     inverse = ([bool(x) for x in frame["inverse"]] if "inverse" in frame.columns
                else [False] * len(symbols))

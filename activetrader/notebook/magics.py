@@ -10,9 +10,9 @@ any assignment). A magic can do nothing that plain Python cannot::
     %trader_settings bracket.stop_loss_pct=0.03 hedge.sentiment_symbols=AAPL,MSFT
     %trader_status                    # clock, cash, equity, counts
 
-The trader is the variable named on the line, or ``trader``. When there is no ``trader``,
-the embedded default ``Trader()`` (simulated market, no keys) is created once and stored as
-``trader``. Bad input (an unknown variable, a variable that is not a Trader, an invalid
+The trader is the variable named on the line (it must exist), or else ``trader``: when no
+name is given and there is no ``trader``, the embedded default ``Trader()`` (simulated
+market, no keys) is created once and stored as ``trader``. Bad input (an unknown variable, a variable that is not a Trader, an invalid
 setting, an unknown option) raises :class:`~IPython.core.error.UsageError`, which Jupyter
 shows as one message without a traceback.
 """

@@ -59,8 +59,7 @@ _FIELD_TEXT: dict[str, tuple[str, str, bool]] = {
     "bracket.near_stop_points": (
         "Near-stop warning", "Warn when a price is within this many dollars (points) of its "
         "stop.", False),
-    "hedge.enabled": ("Hedge with an inverse ETF", "Buy the inverse ETF when the market looks "
-                      "overbought.", False),
+    "hedge.enabled": ("Hedge enabled", "Buy the inverse ETF when the market looks overbought.", False),
     "hedge.sentiment_symbols": (
         "Sentiment symbols", "Symbols whose RSI measures market sentiment, comma separated "
         "(applied on Enter or when the box loses focus).", False),
@@ -76,7 +75,7 @@ _FIELD_TEXT: dict[str, tuple[str, str, bool]] = {
         "Max inverse", "Cap on all inverse ETF positions together, as a fraction of the "
         "portfolio.", True),
     "hedge.rsi_period": ("RSI period", "Bars in Wilder's RSI for the sentiment check.", False),
-    "rebalance.enabled": ("Rebalance", "Trim any position above the cap back to it.", False),
+    "rebalance.enabled": ("Trim to cap", "Trim any position above the cap back to it.", False),
     "rebalance.max_position_pct": (
         "Max position", "Cap on any one position, as a fraction of the portfolio; larger "
         "positions are trimmed back to it.", True),
