@@ -23,7 +23,11 @@ IS_PY312 := import sys; sys.exit(sys.version_info < (3, 12))
 # pip prints this line for every find-links/index folder missing on this machine: harmless.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help venv test demo dashboard bench clean distclean
+# Notebooks run under nbval in strict mode (stored outputs compared) in the current venv's
+# kernel; the sanitize file lists the few volatile values (see its comments).
+NBVAL := --nbval notebooks --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: help venv test demo dashboard notebooks bench clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  make \1\t/' | expand -t 20
@@ -52,14 +56,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -m pip install -qq --editable '.[test]' 2>&1 | { grep -v '$(PIP_NOISE)' || true; }
 	@touch $@
 
-test: venv  ## run the whole suite: tests/ plus the doctests of every activetrader module
-	$(BIN)/pytest tests --doctest-modules activetrader $(PYTEST_ARGS)
+test: venv  ## run the whole suite: tests/, every module's doctests, the notebooks under nbval
+	$(BIN)/pytest tests --doctest-modules activetrader $(NBVAL) $(PYTEST_ARGS)
 
 demo: venv  ## run one iteration on the embedded default (simulated market, $100,000 paper account)
 	$(BIN)/activetrader iterate
 
 dashboard: venv  ## serve the Voila teaching dashboard on http://127.0.0.1:8866
 	$(BIN)/voila notebooks/dashboard.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8866
+
+notebooks: venv  ## re-execute notebooks/*.ipynb in place (refresh stored outputs after a change)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.store_widget_state=False \
+	  notebooks/*.ipynb
 
 bench: venv  ## run the broker performance harness (benchmarks/)
 	$(BIN)/python benchmarks/bench_broker.py

@@ -10,6 +10,7 @@ reports and journals what happened. The same code runs on the SimBroker and on A
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -86,6 +87,8 @@ class Trader:
         self._owns_journal = journal is not None and not isinstance(journal, Journal)
         self.journal = Journal(journal) if self._owns_journal else journal
         self._calls = 0
+        #: How long to wait for the broker to confirm a cancel before giving up on a trim.
+        self.cancel_timeout = 10.0
         self._unsubscribe = self.settings.subscribe(self._on_setting_changed)
 
     # ------------------------------------------------------------------ time
@@ -267,9 +270,9 @@ class _Executor:
     def trim(self, seq: int, t: TrimPosition) -> None:
         """Cancel the legs holding the shares, sell the excess, re-protect the remainder; if
         the sale fails, re-protect the whole position, so no share is left unprotected."""
-        self.cancel(seq, t.symbol, t.cancel_order_ids)
-        sold = self.submit(seq, "t", t.symbol, f"sell {t.sell_qty:g} {t.symbol} at market (trim to cap)",
-                           MarketOrderRequest(symbol=t.symbol, qty=t.sell_qty, side="sell", time_in_force="day"))
+        sold = self.cancel(seq, t.symbol, t.cancel_order_ids) and self.submit(
+            seq, "t", t.symbol, f"sell {t.sell_qty:g} {t.symbol} at market (trim to cap)",
+            MarketOrderRequest(symbol=t.symbol, qty=t.sell_qty, side="sell", time_in_force="day"))
         if t.reprotect is None:
             return
         if sold:
@@ -280,18 +283,41 @@ class _Executor:
                                     entry_price=t.reprotect.entry_price, reason="trim failed: protect everything")
             self.protect(seq, whole, "rw")
 
-    def cancel(self, seq: int, symbol: str, order_ids) -> None:
+    def cancel(self, seq: int, symbol: str, order_ids) -> bool:
+        """Cancel orders and wait until the broker confirms each one; True when all are gone.
+
+        At Alpaca a cancel is asynchronous, and a sell sent before the ``canceled`` update can
+        be refused because the legs still hold the shares (alpaca-contract.md §2), so each
+        cancel is confirmed by polling the order (the simulator confirms at the first look).
+        """
+        confirmed = True
         for oid in order_ids:
             try:
                 self.t._call(self.t.broker.cancel_order_by_id, oid)
-                self._record(OrderOutcome(seq, "cancel", symbol, f"cancel {oid}", order_id=str(oid), status="canceled"))
+                error = None
             except APIError as e:
-                # A sibling leg is cancelled with its group (§1): "already canceled" is success.
-                status = self._status_of(oid)
-                ok = status in ("canceled", "expired", "replaced")
-                self._record(OrderOutcome(seq, "cancel", symbol, f"cancel {oid}", order_id=str(oid), accepted=ok,
-                                          status=status, message=_msg(e), http_status=e.status_code,
-                                          error_code=_code(e)))
+                error = e
+            status = self._await_terminal(oid)
+            ok = status in ("canceled", "expired", "replaced")
+            if error is None:
+                message = None if ok else f"cancel not confirmed within {self.t.cancel_timeout:g}s"
+            else:
+                # A sibling leg is cancelled with its group (§1): already gone counts as success.
+                message = "already canceled with its group" if ok else _msg(error)
+            self._record(OrderOutcome(seq, "cancel", symbol, f"cancel {oid}", order_id=str(oid), accepted=ok,
+                                      status=status, message=message,
+                                      http_status=None if ok or error is None else error.status_code,
+                                      error_code=None if ok or error is None else _code(error)))
+            confirmed &= ok
+        return confirmed
+
+    def _await_terminal(self, oid) -> str | None:
+        deadline = time.monotonic() + self.t.cancel_timeout
+        while True:
+            status = self._status_of(oid)
+            if status in ("canceled", "expired", "replaced", "filled") or time.monotonic() >= deadline:
+                return status
+            time.sleep(0.25)
 
     def _status_of(self, oid) -> str | None:
         try:

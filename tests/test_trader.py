@@ -276,3 +276,18 @@ def test_journal_records_iterations_intents_orders_and_settings_changes(tmp_path
         assert len(j.orders()) == len(report.outcomes) and j.orders()["accepted"].all()
         (change,) = j.settings_changes().itertuples()
         assert (change.path, change.old, change.new) == ("bracket.stop_loss_pct", 0.05, 0.04)
+
+
+def test_trim_does_not_sell_until_the_broker_confirms_the_cancel():
+    # A broker that acknowledges cancels but never carries them out (a stuck cancel at Alpaca):
+    # the Trader must not send the sell, and the legs keep protecting the position.
+    trader, broker, entry = _trader_with_grown_bracket()
+    broker.cancel_order_by_id = lambda order_id: None
+    trader.cancel_timeout = 0.3
+    report = trader.iteration()
+    cancels = [o for o in report.outcomes if o.action == "cancel"]
+    assert cancels and not any(o.accepted for o in cancels)
+    assert "cancel not confirmed" in cancels[0].message
+    assert not any(o.description.startswith("sell") for o in report.outcomes)
+    pos = trader.positions().loc["AAA"]
+    assert pos["qty"] == 100 and pos["protected"] and pos["stop"] == 95.0
