@@ -35,7 +35,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .charts import sentiment_chart, weights_chart
-from .panels import BracketPanel, HedgePanel, RebalancePanel
+from .panels import BracketPanel, HedgePanel, RebalancePanel, WidgetView
 
 __all__ = ["Dashboard"]
 
@@ -65,7 +65,7 @@ def _et(ts: Any) -> str:
     return f"{pd.Timestamp(ts).tz_convert(_NY):%Y-%m-%d %H:%M} ET"
 
 
-class Dashboard:
+class Dashboard(WidgetView):
     """One trader on one screen: panels, run button, log, status line and charts.
 
     Parameters
@@ -260,19 +260,9 @@ class Dashboard:
             shown.append(e)
         self.log.value = "".join(shown)
 
-    # -------------------------------------------------------------- display and lifetime
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def close(self) -> None:
-        """Stop following the settings and close the panels and widgets (the trader is untouched)."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        for panel in (self.bracket, self.hedge, self.rebalance):
-            panel.close()
-        for w in self._own:
-            w.close()
+    # -------------------------------------------------------------- lifetime
+    def _parts(self):
+        return (self.bracket, self.hedge, self.rebalance)
 
     def __repr__(self) -> str:
         return f"Dashboard({self.trader!r}, reports={len(self.reports)})"

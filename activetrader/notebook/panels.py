@@ -179,7 +179,32 @@ class _Control:
             self.readout.value = _pct(value)
 
 
-class SettingsPanel:
+class WidgetView:
+    """Displays as its ``widget``; owns widgets (``_own``) and a settings subscription."""
+
+    widget: Any
+    _own: list
+    _unsubscribe: Callable[[], None] | None = None
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _parts(self) -> Iterable[WidgetView]:
+        """Views this one is made of, closed with it."""
+        return ()
+
+    def close(self) -> None:
+        """Stop following the settings and close the widgets (settings and trader are untouched)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for part in self._parts():
+            part.close()
+        for w in self._own:
+            w.close()
+
+
+class SettingsPanel(WidgetView):
     """A panel of settings fields (``"group.field"`` paths), bound to one ``Settings``.
 
     ``settings_or_trader`` is a :class:`~activetrader.Trader` (its ``settings`` are used) or a
@@ -272,17 +297,6 @@ class SettingsPanel:
             f'<span style="color:{_ERROR_COLOR}">&#9888; '
             f'{html.escape(message).replace(chr(10), "<br>")}</span>' if message else "")
 
-    # -------------------------------------------------------------- display and lifetime
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def close(self) -> None:
-        """Stop following the settings and close the widgets (the settings are untouched)."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        for w in self._own:
-            w.close()
 
     def __repr__(self) -> str:
         values = ", ".join(f"{p.partition('.')[2]}={self._get(p)!r}" for p in self.fields)
