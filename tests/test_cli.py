@@ -262,8 +262,8 @@ def test_cli_iterate_on_a_terminal_emphasises_headings(monkeypatch: pytest.Monke
 # ---------------------------------------------------------------- the console script (make demo)
 def test_cli_console_script_iterate_runs_without_keys() -> None:
     script = Path(sys.executable).with_name("activetrader")
-    if not script.exists():
-        pytest.skip(f"console script not installed next to {sys.executable}")
+    # `make venv` installs the package (and so the script) into the venv that runs the tests.
+    assert script.exists(), f"console script not installed next to {sys.executable}: run `make venv`"
     env = {k: v for k, v in os.environ.items() if not k.startswith("APCA_")}
     # any attempt at HTTP(S) would go to a dead proxy and fail: the demo needs no network
     dead = "http://127.0.0.1:9"

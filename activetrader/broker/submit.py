@@ -235,6 +235,9 @@ def build_replacement(b, old: SimOrder, req: ReplaceOrderRequest) -> SimOrder:
 
     now = b._now_ns
     oid = b._next_id()
+    # The replacement is a new order: like any order it sees only bars that start after it
+    # was submitted (no look-ahead). On daily bars a stop moved during the session therefore
+    # works from the next session's open; the old stop no longer covers the rest of today.
     new = dataclasses.replace(old, id=oid, client_order_id=cid or oid, seq=b._seq, created_ns=now, updated_ns=now,
                               active_from_ns=now, replaces=old.id, replaced_by=None, events=[], elected=False,
                               leg_ids=list(old.leg_ids), **changes)
