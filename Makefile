@@ -67,6 +67,7 @@ dashboard: venv  ## serve the Voila teaching dashboard on http://127.0.0.1:8866
 
 notebooks: venv  ## re-execute notebooks/*.ipynb in place (refresh stored outputs after a change)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.store_widget_state=False \
+	  --ClearMetadataPreprocessor.enabled=True --ClearMetadataPreprocessor.clear_notebook_metadata=False \
 	  notebooks/*.ipynb
 
 bench: venv  ## run the broker performance harness (benchmarks/)
