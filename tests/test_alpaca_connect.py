@@ -8,7 +8,7 @@ import pytest
 from activetrader import Trader
 from activetrader.alpaca import MissingKeysError
 
-KEY, SECRET = "PKTESTKEY0123456789AB", "s3cr3t-value-that-must-not-leak-0123456789"
+KEY, SECRET = "fake-key-id-for-tests", "fake-secret-that-must-not-leak"
 
 
 @pytest.fixture
