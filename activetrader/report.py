@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
 from .strategy import EnterBracket, ExitPosition, Plan, ProtectPosition, TrimPosition
+from .strategy.intents import intent_fields
 
 _RULE = "=" * 64
 
@@ -120,7 +121,8 @@ class IterationReport:
                 return [clean(x) for x in v]
             return v
 
-        intents = [dict(kind=type(i).__name__, description=i.describe(), **_plain(i)) for i in self.intents]
+        intents = [dict(kind=type(i).__name__, description=i.describe(),
+                        **{k: v for k, v in intent_fields(i).items() if k != "reason"}) for i in self.intents]
         return clean(dict(
             iteration_id=self.iteration_id, timestamp=self.timestamp.isoformat(), mode=self.mode,
             dry_run=self.dry_run, sentiment=self.sentiment, bearish_ratio=self.bearish_ratio,
@@ -191,11 +193,3 @@ class IterationReport:
                 f"<table><tr><th>symbol</th><th>RSI</th><th></th></tr>{senti}</table>"
                 f"<table><tr><th></th><th>order</th><th>status</th><th>message</th></tr>{rows}</table>"
                 f"<details><summary>narrative</summary><pre>{html.escape(self.narrative)}</pre></details></div>")
-
-
-def _plain(intent) -> dict:
-    if not is_dataclass(intent):
-        return {}
-    d = asdict(intent)
-    d.pop("reason", None)
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}

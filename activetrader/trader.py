@@ -30,6 +30,7 @@ from .strategy import (
     INVERSE_ETFS, AccountView, CombinedStrategy, EnterBracket, ExitPosition, OrderView, PositionView,
     ProtectPosition, Snapshot, Strategy, TrimPosition,
 )
+from .strategy.intents import intent_fields
 from .strategy.snapshot import LIVE_STATUSES
 
 #: Live GTC orders are younger than Alpaca's 90-day auto-cancel, so this window finds them all.
@@ -165,7 +166,7 @@ class Trader:
         if self.journal is not None:
             for seq, intent in enumerate(plan.intents):
                 self.journal.record_intent(iteration_id, seq, type(intent).__name__, intent.symbol,
-                                           intent.describe(), _intent_data(intent))
+                                           intent.describe(), intent_fields(intent))
         outcomes: list[OrderOutcome] = []
         if not dry_run:
             executor = _Executor(self, iteration_id, now, outcomes)
@@ -192,13 +193,12 @@ class Trader:
         equity = snap.account.equity or 1.0
         rows = []
         for p in snap.positions:
-            live = [o for o in snap.orders if o.symbol == p.symbol and o.side == "sell" and o.is_live]
+            live = snap.live_sells(p.symbol)
             stops = [o.stop_price for o in live if o.is_protective_stop and o.stop_price is not None]
             tps = [o.limit_price for o in live if o.type == "limit" and o.limit_price is not None]
             stop = max(stops) if stops else None
             tp = min(tps) if tps else None
-            # shares a pending market sell is about to take out count as covered
-            covered = sum(o.qty for o in live if o.is_protective_stop or o.type == "market")
+            covered = snap.covered_qty(p.symbol)
             rows.append(dict(
                 symbol=p.symbol, qty=p.qty, entry=p.avg_entry_price, price=p.current_price,
                 market_value=p.market_value, weight=p.market_value / equity,
@@ -401,10 +401,3 @@ def _order_views(orders) -> list[OrderView]:
 
 def _f(x) -> float | None:
     return None if x is None else float(x)
-
-
-def _intent_data(intent) -> dict:
-    from dataclasses import asdict
-
-    d = asdict(intent)
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}

@@ -42,6 +42,7 @@ def _layer_imports(layer: str) -> set[str]:
     ("market", ("activetrader.broker", "activetrader.strategy", "activetrader.trader", "activetrader.notebook")),
     ("trader", ("activetrader.notebook", "activetrader.cli")),
     ("settings", ("activetrader.",)),
+    ("ticks", ("activetrader.",)),
 ])
 def test_layer_does_not_import_what_it_must_not_know(layer, forbidden):
     bad = sorted(i for i in _layer_imports(layer) if i.startswith(forbidden))

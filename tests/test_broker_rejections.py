@@ -4,7 +4,7 @@ and a refused order leaves nothing behind."""
 import pytest
 from alpaca.common.exceptions import APIError
 from alpaca.trading.requests import (
-    GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, StopLossRequest, TakeProfitRequest,
+    GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, StopLossRequest,
     TrailingStopOrderRequest,
 )
 

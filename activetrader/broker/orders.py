@@ -22,6 +22,16 @@ def asset_id(symbol: str) -> uuid.UUID:
     return uuid.uuid5(_NS, "asset:" + symbol)
 
 
+def enum_value(x):
+    """An alpaca-py request field (a ``str`` Enum) or a plain value, as the plain value."""
+    return getattr(x, "value", x)
+
+
+def fmt_qty(q: float) -> str:
+    """A share quantity as Alpaca writes it: ``"10"`` for whole shares, else up to 9 decimals."""
+    return str(int(round(q))) if abs(q - round(q)) < 1e-9 else repr(round(q, 9))
+
+
 def _num(x: float | None) -> str | None:
     if x is None:
         return None

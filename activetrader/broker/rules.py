@@ -4,6 +4,7 @@ bracket geometry. Each raises the ``APIError`` Alpaca answers with (alpaca-contr
 
 from __future__ import annotations
 
+from ..ticks import is_valid_increment, round_price
 from .errors import INVALID, UNPROCESSABLE, api_error
 
 _EPS = 1e-9
@@ -19,17 +20,11 @@ def check_price_increment(name: str, price: float | None) -> None:
         return
     if price <= 0:
         raise api_error(422, INVALID, f"invalid {name} {price}. must be greater than 0")
-    decimals = 2 if price >= 1.0 else 4
-    if abs(round(price, decimals) - price) > _EPS:
+    if not is_valid_increment(price):
         raise api_error(
             422, UNPROCESSABLE,
             f"invalid {name} {price}. sub-penny increment does not fulfill minimum pricing criteria",
         )
-
-
-def round_price(price: float) -> float:
-    """Round to the nearest valid increment (cents at or above $1, else 4 decimals)."""
-    return round(price, 2 if price >= 1.0 else 4)
 
 
 def check_exit_geometry(side: str, base_price: float, take_profit: float | None, stop_loss: float | None) -> None:

@@ -37,28 +37,24 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
-import numpy as np
 import pandas as pd
 from alpaca.trading.models import Asset, Clock, ClosePositionResponse, FailedClosePositionDetails, Order, Position, TradeAccount
 from alpaca.trading.requests import CancelOrderResponse, ClosePositionRequest, GetOrderByIdRequest, GetOrdersRequest, MarketOrderRequest, ReplaceOrderRequest
 
 from ..market.base import Market, UnknownSymbolError
 from ..market.sessions import from_ns, to_ns
+from ..ticks import round_price
 from . import rules
-from .errors import INSUFFICIENT, INVALID, NOT_FOUND, UNPROCESSABLE, api_error
+from .errors import INVALID, NOT_FOUND, UNPROCESSABLE, api_error
 from .fills import DOWN, UP, bar_path, first_touch, path_time_to_ns, trailing_stop_level
 from .lifecycle import TERMINAL_STATUSES
-from .orders import SimOrder, asset_id
+from .orders import SimOrder, asset_id, enum_value, fmt_qty
 
 SameBar = Literal["worst", "best", "path"]
 _ID_NS = uuid.UUID("0f6c2a4e-5b1d-4c4e-8f7a-73696d62726b")
 _INVERSE_ETFS = frozenset({"SH", "SPXS", "SQQQ", "SDS", "PSQ", "SPXU", "QID"})
 _NEVER = 2**63 - 1
 
-
-def _val(x):
-    """Enum or plain value -> plain value (alpaca-py request fields are str Enums)."""
-    return getattr(x, "value", x)
 
 
 @dataclass(slots=True)
@@ -235,7 +231,7 @@ class SimBroker:
             for od in self._working.get(symbol, ()):
                 if od.type == "trailing_stop" and od.active_from_ns <= start:
                     od.hwm = max(od.hwm, path[1], path[2]) if od.side == "sell" else min(od.hwm, path[1], path[2])
-                    od.stop_price = rules.round_price(trailing_stop_level(od.hwm, od.side, od.trail_percent, od.trail_price))
+                    od.stop_price = round_price(trailing_stop_level(od.hwm, od.side, od.trail_percent, od.trail_price))
 
     @staticmethod
     def _eligible(od: SimOrder, regular: bool) -> bool:
@@ -337,6 +333,11 @@ class SimBroker:
             lst.remove(od)
             if not lst:
                 del self._working[od.symbol]
+
+    def _open_orders(self, symbol: str) -> list[SimOrder]:
+        """Every open order of ``symbol``: the working ones and the legs waiting on an entry."""
+        working = self._working.get(symbol, [])
+        return working + [self._orders[i] for od in working if od.role == "entry" for i in od.leg_ids]
 
     def _dormant_legs(self) -> list[SimOrder]:
         """Legs of entries not yet filled: not working, but they expire with their entry."""
@@ -463,13 +464,13 @@ class SimBroker:
         return Position(
             asset_id=asset_id(p.symbol), symbol=p.symbol, exchange=self._exchange(p.symbol),
             asset_class="us_equity", asset_marginable=True, avg_entry_price=repr(p.avg_entry_price),
-            qty=_qty(p.qty), side="long", market_value=f"{mv:.4f}", cost_basis=f"{cost:.4f}",
+            qty=fmt_qty(p.qty), side="long", market_value=f"{mv:.4f}", cost_basis=f"{cost:.4f}",
             unrealized_pl=f"{mv - cost:.4f}", unrealized_plpc=f"{(mv - cost) / cost if cost else 0.0:.6f}",
             unrealized_intraday_pl=f"{p.qty * (price - last):.4f}",
             unrealized_intraday_plpc=f"{(price - last) / last if last else 0.0:.6f}",
             current_price=repr(price), lastday_price=repr(last),
             change_today=f"{(price - last) / last if last else 0.0:.6f}",
-            qty_available=_qty(self.qty_available(p.symbol)),
+            qty_available=fmt_qty(self.qty_available(p.symbol)),
         )
 
     def get_all_positions(self) -> list[Position]:
@@ -523,7 +524,9 @@ class SimBroker:
 
     def get_asset(self, symbol_or_asset_id: UUID | str) -> Asset:
         key = str(symbol_or_asset_id)
-        symbol = next((s for s in self.market.symbols if str(asset_id(s)) == key), key.upper())
+        symbol = key.upper()
+        if symbol not in self.market:  # perhaps an asset id
+            symbol = next((s for s in self.market.symbols if str(asset_id(s)) == key), symbol)
         if symbol not in self.market:
             raise api_error(404, NOT_FOUND, "asset not found")
         return Asset(
@@ -554,11 +557,11 @@ class SimBroker:
 
     def get_orders(self, filter: GetOrdersRequest | None = None) -> list[Order]:
         f = filter or GetOrdersRequest()
-        status = _val(f.status) or "open"
+        status = enum_value(f.status) or "open"
         nested = bool(f.nested)
         limit = min(int(f.limit or 50), 500)
         symbols = {s.upper() for s in f.symbols} if f.symbols else None
-        side = _val(f.side)
+        side = enum_value(f.side)
         after = to_ns(f.after) if f.after is not None else None
         until = to_ns(f.until) if f.until is not None else None
         chosen = [
@@ -572,7 +575,7 @@ class SimBroker:
         if nested:  # a leg shows inside its parent when the parent is listed too
             ids = {od.id for od in chosen}
             chosen = [od for od in chosen if not (od.parent_id and od.parent_id in ids)]
-        chosen.sort(key=lambda o: (o.created_ns, o.seq), reverse=_val(f.direction) != "asc")
+        chosen.sort(key=lambda o: (o.created_ns, o.seq), reverse=enum_value(f.direction) != "asc")
         return [self._model(od, nested) for od in chosen[:limit]]
 
     def _get(self, order_id) -> SimOrder:
@@ -652,7 +655,3 @@ class SimBroker:
         """Every execution so far as a DataFrame (timestamp, order_id, symbol, side, qty, price, realized_pl)."""
         cols = [f.name for f in dataclasses.fields(Fill)]
         return pd.DataFrame([dataclasses.astuple(f) for f in self.fills], columns=cols)
-
-
-def _qty(q: float) -> str:
-    return str(int(round(q))) if abs(q - round(q)) < 1e-9 else repr(round(q, 9))

@@ -11,23 +11,21 @@ import dataclasses
 
 from alpaca.trading.requests import ReplaceOrderRequest
 
+from ..ticks import round_price
 from . import rules
 from .errors import INSUFFICIENT, INVALID, UNPROCESSABLE, api_error
 from .fills import trailing_stop_level
-from .orders import SimOrder
+from .orders import SimOrder, enum_value, fmt_qty
 
 _EPS = 1e-9
 
-
-def _val(x):
-    return getattr(x, "value", x)
 
 
 def build_orders(b, req) -> list[SimOrder]:
     """Validate an alpaca-py order request against broker ``b``; return the records (top first)."""
     symbol = (req.symbol or "").upper()
-    side, type_, tif = _val(req.side), _val(req.type), _val(req.time_in_force)
-    cls = _val(req.order_class) or "simple"
+    side, type_, tif = enum_value(req.side), enum_value(req.type), enum_value(req.time_in_force)
+    cls = enum_value(req.order_class) or "simple"
     extended = bool(req.extended_hours)
     qty, notional = req.qty, req.notional
     limit = getattr(req, "limit_price", None)
@@ -92,8 +90,8 @@ def build_orders(b, req) -> list[SimOrder]:
         if want > available + _EPS:  # §2 "the rebalance trap": shares held by open orders
             held = b._held_for_orders(symbol)
             raise api_error(403, INSUFFICIENT,
-                            f"insufficient qty available for order (requested: {_n(want)}, available: {_n(available)})",
-                            available=_n(available), existing_qty=_n(pos.qty), held_for_orders=_n(held), symbol=symbol)
+                            f"insufficient qty available for order (requested: {fmt_qty(want)}, available: {fmt_qty(available)})",
+                            available=fmt_qty(available), existing_qty=fmt_qty(pos.qty), held_for_orders=fmt_qty(held), symbol=symbol)
     else:
         if cls == "oco":
             raise api_error(422, UNPROCESSABLE, "oco orders must be exit orders")  # no shorts to cover here
@@ -140,7 +138,7 @@ def build_orders(b, req) -> list[SimOrder]:
             od.client_order_id = cid
         if type_ == "trailing_stop":  # §11: the mark starts at the last complete close
             od.hwm = price_now
-            od.stop_price = rules.round_price(trailing_stop_level(price_now, side, trail_percent, trail_price))
+            od.stop_price = round_price(trailing_stop_level(price_now, side, trail_percent, trail_price))
         return [od]
     exit_side = "sell"
     if cls == "oco":
@@ -171,8 +169,8 @@ def _check_wash_trade(b, symbol: str, side: str, type_: str, limit: float | None
     """D-UP's wash-trade guard against opposite-side open orders (§2). Complex orders and
     trailing stops are exempt; a new simple order against an existing bracket leg is checked
     (UNVERIFIED; the conservative reading, seen rejected by a third party)."""
-    for od in b._orders.values():
-        if od.symbol != symbol or not od.is_open or od.side == side or od.type == "trailing_stop":
+    for od in b._open_orders(symbol):
+        if od.side == side or od.type == "trailing_stop":
             continue
         if type_ in ("market", "stop") or od.type in ("market", "stop"):
             clash = True
@@ -204,7 +202,7 @@ def build_replacement(b, old: SimOrder, req: ReplaceOrderRequest) -> SimOrder:
             available = b.qty_available(old.symbol) + old.qty
             if req.qty > available + _EPS:
                 raise api_error(403, INSUFFICIENT,
-                                f"insufficient qty available for order (requested: {_n(req.qty)}, available: {_n(available)})")
+                                f"insufficient qty available for order (requested: {fmt_qty(req.qty)}, available: {fmt_qty(available)})")
         changes["qty"] = float(req.qty)
     if req.limit_price is not None:
         if old.type not in ("limit", "stop_limit"):
@@ -222,7 +220,7 @@ def build_replacement(b, old: SimOrder, req: ReplaceOrderRequest) -> SimOrder:
         key = "trail_percent" if old.trail_percent is not None else "trail_price"  # no switching (§2)
         changes[key] = req.trail
     if req.time_in_force is not None:
-        changes["time_in_force"] = _val(req.time_in_force)
+        changes["time_in_force"] = enum_value(req.time_in_force)
     cid = req.client_order_id
     if cid is not None and cid in b._by_client_id:
         raise api_error(422, INVALID, "client_order_id must be unique")
@@ -244,14 +242,10 @@ def build_replacement(b, old: SimOrder, req: ReplaceOrderRequest) -> SimOrder:
     if "time_in_force" in changes:
         new.expires_ns, new.expiry_event = b._expiry(new.time_in_force, new.extended_hours)
     if new.type == "trailing_stop":
-        new.stop_price = rules.round_price(trailing_stop_level(new.hwm, new.side, new.trail_percent, new.trail_price))
+        new.stop_price = round_price(trailing_stop_level(new.hwm, new.side, new.trail_percent, new.trail_price))
     if old.group_id == old.id:  # the top of an OCO: the group now hangs off the new order
         new.group_id = oid
         for leg_id in new.leg_ids:
             b._orders[leg_id].parent_id = oid
             b._orders[leg_id].group_id = oid
     return new
-
-
-def _n(x: float) -> str:
-    return str(int(round(x))) if abs(x - round(x)) < 1e-9 else f"{x:.9g}"

@@ -92,10 +92,9 @@ class CombinedStrategy(Strategy):
         within ``near_stop_points`` of their stop."""
         b = d.settings.bracket
         for p in d.positions:
-            live = [o for o in d.snapshot.orders_for(p.symbol) if o.is_live and o.side == "sell"]
+            live = d.snapshot.live_sells(p.symbol)
             stops = [o for o in live if o.is_protective_stop]
-            # Shares a pending market sell is about to take out need no stop of their own.
-            covered = sum(o.qty for o in stops) + sum(o.qty for o in live if o.type == "market")
+            covered = d.snapshot.covered_qty(p.symbol)
             tp, sl = (round_price(p.avg_entry_price * (1 + b.take_profit_pct)),
                       round_price(p.avg_entry_price * (1 - b.stop_loss_pct)))
             limits = [o.limit_price for o in live if o.type == "limit" and o.limit_price]

@@ -13,7 +13,7 @@ ordered tuple of intents plus the decision data a report shows.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Union
 
 
@@ -152,6 +152,15 @@ class Skipped:
 
 
 Intent = Union[ProtectPosition, ExitPosition, EnterBracket, TrimPosition]
+
+
+def intent_fields(intent: Intent) -> dict:
+    """An intent's fields as plain data (tuples as lists), for journals and JSON.
+
+    >>> intent_fields(PlanWarning(symbol="PG", message="near stop"))
+    {'symbol': 'PG', 'message': 'near stop'}
+    """
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(intent).items()}
 
 
 @dataclass(frozen=True, kw_only=True)

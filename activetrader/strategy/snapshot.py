@@ -150,6 +150,15 @@ class Snapshot:
         """Open orders (and held legs) for ``symbol``, in snapshot order."""
         return tuple(o for o in self.orders if o.symbol == symbol)
 
+    def live_sells(self, symbol: str) -> tuple[OrderView, ...]:
+        """Live sell orders (exits) for ``symbol``, held legs included."""
+        return tuple(o for o in self.orders if o.symbol == symbol and o.side == "sell" and o.is_live)
+
+    def covered_qty(self, symbol: str) -> float:
+        """Shares of ``symbol`` with an exit at the broker: those under a live stop, plus those a
+        pending market sell is about to take out (they need no stop of their own)."""
+        return sum(o.qty for o in self.live_sells(symbol) if o.is_protective_stop or o.type == "market")
+
     def price(self, symbol: str) -> float | None:
         """Current price of ``symbol``: ``prices``, else the position's, else None."""
         if symbol in self.prices:
