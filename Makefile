@@ -70,8 +70,11 @@ notebooks: venv  ## re-execute notebooks/*.ipynb in place (refresh stored output
 	  --ClearMetadataPreprocessor.enabled=True --ClearMetadataPreprocessor.clear_notebook_metadata=False \
 	  notebooks/*.ipynb
 
-bench: venv  ## run the broker performance harness (benchmarks/)
+bench: venv  ## run the performance harness (benchmarks/; results in benchmarks/RESULTS.md)
 	$(BIN)/python benchmarks/bench_broker.py
+	$(BIN)/python benchmarks/bench_backtest.py --repeat 5
+	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_peers.py  # builds benchmarks/.venv-peers (vectorbt, Lumibot) on first use
 
 clean:  ## remove caches and build artefacts (keeps .venv)
 	find . -path ./$(VENV) -prune -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints \) -print0 \

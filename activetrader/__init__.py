@@ -9,8 +9,11 @@
 from .settings import Settings, SettingsError
 from .trader import Trader
 from .report import IterationReport, OrderOutcome
+from .backtest import BacktestResult, backtest, compare  # noqa: E402 - the function shadows its package name
+from .sweep import SweepResult, sweep, walk_forward  # noqa: E402 - the function shadows its package name
 
-__all__ = ["Trader", "Settings", "SettingsError", "IterationReport", "OrderOutcome"]
+__all__ = ["Trader", "Settings", "SettingsError", "IterationReport", "OrderOutcome", "backtest", "compare",
+           "BacktestResult", "sweep", "walk_forward", "SweepResult"]
 __version__ = "0.1.0"
 
 

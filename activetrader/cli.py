@@ -114,11 +114,22 @@ def _load_settings(path: str | None) -> Settings:
     return Settings.load(path) if path else Settings()
 
 
+def _broker_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``Trader`` arguments for ``--broker``/``--live``/``--clean`` (``--clean`` is for the sim)."""
+    if args.broker == "alpaca":
+        if args.clean:
+            raise _UsageError("--clean applies to the embedded default (--broker sim), not to Alpaca")
+        return {"broker": "alpaca", "live": args.live}
+    if args.live:
+        raise _UsageError("--live needs --broker alpaca")
+    return {"clean": args.clean}
+
+
 def _trader(args: argparse.Namespace) -> Any:
-    """The Trader the command runs on: the embedded default with the chosen settings."""
+    """The Trader the command runs on: the embedded default (or Alpaca) with the chosen settings."""
     from .trader import Trader  # the heavy imports only for the commands that trade
 
-    return Trader(settings=_load_settings(args.settings), clean=args.clean)
+    return Trader(settings=_load_settings(args.settings), **_broker_options(args))
 
 
 def _cmd_iterate(args: argparse.Namespace, out: TextIO) -> int:
@@ -127,7 +138,7 @@ def _cmd_iterate(args: argparse.Namespace, out: TextIO) -> int:
     try:
         from .trader import Trader  # the heavy imports only for the commands that trade
 
-        trader = Trader(settings=settings, clean=args.clean, journal=journal)
+        trader = Trader(settings=settings, journal=journal, **_broker_options(args))
         report = trader.iteration(dry_run=args.dry_run)
     finally:
         if journal is not None:
@@ -136,7 +147,7 @@ def _cmd_iterate(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(report.to_dict(), indent=2, default=_plain), file=out)
     else:
         print(_paint_narrative(report.narrative, _Style(out)), file=out)
-    return 0
+    return 1 if report.errors else 0  # the venue broke the iteration off: the report says where
 
 
 def _levels(row: dict[str, Any], settings: Settings) -> tuple[Any, Any, bool]:
@@ -179,7 +190,7 @@ def _cmd_positions(args: argparse.Namespace, out: TextIO) -> int:
     if args.near is not None and not (math.isfinite(args.near) and args.near >= 0):
         raise _UsageError(f"--near must be a percentage >= 0, not {args.near:g}")
     trader = _trader(args)
-    near = 2.0 if args.near is None else args.near
+    near = trader.settings.bracket.near_stop_pct * 100 if args.near is None else args.near
     rows = _position_rows(trader, near)
     if args.json:
         print(json.dumps(rows, indent=2, default=_plain), file=out)
@@ -248,6 +259,17 @@ def _cmd_settings(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from .server.serve import ServeError, serve
+    from .server.state import StateError
+
+    try:
+        return serve(host=args.host, port=args.port, market=args.market, cash=args.cash, clock=args.clock,
+                     state=args.state, start=args.start, key_id=args.key_id, secret_key=args.secret_key, out=out)
+    except (ServeError, StateError) as exc:
+        raise _UsageError(str(exc)) from None
+
+
 # ---------------------------------------------------------------- parser and entry point
 class _UsageError(Exception):
     """A problem with the command line or its files: one line on stderr, exit status 2."""
@@ -270,6 +292,14 @@ def _parser() -> argparse.ArgumentParser:
     trading.add_argument("--json", action="store_true", help="machine-readable JSON output")
     trading.add_argument("--clean", action="store_true",
                          help="embedded default only: start from a flat $100,000 account")
+    trading.add_argument("--broker", choices=("sim", "alpaca"), default="sim",
+                         help="sim: the embedded default (default); alpaca: Alpaca paper through "
+                         "alpaca-py (keys from APCA_API_KEY_ID/APCA_API_SECRET_KEY or .env; "
+                         "ACTIVETRADER_TRADING_URL/ACTIVETRADER_DATA_URL point it elsewhere, e.g. at "
+                         "`activetrader serve`)")
+    trading.add_argument("--live", action="store_true",
+                         help="with --broker alpaca: trade the live account; also needs "
+                         'ACTIVETRADER_LIVE="I understand" in the environment')
 
     parser = argparse.ArgumentParser(
         prog=_PROG, description="Run and inspect the activetrader strategy on the embedded "
@@ -280,7 +310,8 @@ def _parser() -> argparse.ArgumentParser:
 
     it = sub.add_parser("iterate", parents=[common, trading], help="run one trading iteration",
                         description="Run one iteration (protect, rebalance, hedge, enter) and "
-                        "print its narrative.")
+                        "print its narrative. Exits 1 when the broker failed part-way (the "
+                        "narrative's errors say what was not done).")
     it.add_argument("--dry-run", action="store_true", help="decide, but submit no orders")
     it.add_argument("--journal", metavar="PATH",
                     help="append the iteration to this SQLite journal (created if missing)")
@@ -291,8 +322,13 @@ def _parser() -> argparse.ArgumentParser:
                          description="List positions with their stop and take-profit and flag "
                          "those within --near percent of either.")
     pos.add_argument("--near", metavar="PCT", type=float, default=None,
-                     help="flag positions within PCT percent of a level (default 2.0)")
+                     help="flag positions within PCT percent of a level (default: the setting "
+                     "bracket.near_stop_pct, 2%%)")
     pos.set_defaults(run=_cmd_positions)
+
+    from .live.cli import add_parser as _add_live  # the live layer sits on top: its own module
+
+    _add_live(sub, common)
 
     st = sub.add_parser("settings", parents=[common], help="print the effective settings as TOML",
                         description="Print the effective settings as TOML, or write them to a "
@@ -300,6 +336,28 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--write", metavar="FILE", help="write the settings to FILE instead")
     st.add_argument("--force", action="store_true", help="with --write: overwrite FILE")
     st.set_defaults(run=_cmd_settings)
+
+    sv = sub.add_parser("serve", help="run a local Alpaca-compatible paper venue (offline)",
+                        description="Serve Alpaca's Trading and Market Data API (REST and streams) "
+                        "from the simulator on HOST:PORT until Ctrl-C: point any alpaca-py script at "
+                        "it with url_override. Keys: APCA_API_KEY_ID/APCA_API_SECRET_KEY (any values).")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    sv.add_argument("--market", default="sim", metavar="sim|FOLDER",
+                    help="sim: the embedded default scenario (default); or a folder of CSV/Parquet bars")
+    sv.add_argument("--cash", type=float, default=100_000, help="starting cash (default 100000)")
+    sv.add_argument("--start", metavar="TIME", help="simulated start time (default: the scenario's moment)")
+    sv.add_argument("--clock", default="manual", metavar="manual|realtime|SPEED",
+                    help="manual (POST /admin/clock moves it; default), realtime, or a speed "
+                    "(60 = one simulated minute per second)")
+    sv.add_argument("--state", metavar="FILE", help="keep the account in this SQLite file across restarts")
+    sv.add_argument("--key-id", help="the key id clients must send (default: $APCA_API_KEY_ID)")
+    sv.add_argument("--secret-key", help="the secret clients must send (default: $APCA_API_SECRET_KEY)")
+    sv.set_defaults(run=_cmd_serve)
+
+    from .sweep.command import add_parser as add_sweep_parser
+
+    add_sweep_parser(sub, [common])
     return parser
 
 
@@ -337,6 +395,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{_PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        from .alpaca import AlpacaError  # missing or refused keys, live not confirmed: one line
+
+        if not isinstance(exc, AlpacaError):
+            raise
+        print(f"{_PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,7 +4,15 @@ Every write is its own committed transaction, so whatever a write call acknowled
 returning) is on disk in the journal file when it returns, and survives the process being
 killed a moment later. An iteration is *begun*, gets its intents and order outcomes, and is
 *ended* with a summary; one that was never ended (the process died, or it raised) reads back
-as incomplete. Reading gives the history as pandas DataFrames.
+as incomplete until a restart marks it *abandoned*. Reading gives the history as pandas
+DataFrames.
+
+**Write-ahead for orders.** Before each broker call the executor records that it is
+*submitting* (:meth:`Journal.record_submitting`), and the outcome row resolves it
+(:meth:`Journal.record_order`, in the same transaction). A process killed between the two
+leaves an :meth:`~Journal.unresolved` submission, which the restart looks up at the broker by
+its ``client_order_id`` and completes (``activetrader.live.recovery``); so every order the
+broker received is journaled once, and nothing is submitted twice.
 
 >>> import tempfile, pathlib
 >>> tmp = tempfile.TemporaryDirectory()
@@ -40,8 +48,9 @@ import pandas as pd
 
 __all__ = ["Journal", "JournalError", "SCHEMA_VERSION"]
 
-#: The schema this module writes; stored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+#: The schema this module writes; stored in ``PRAGMA user_version``. Version 2 added the
+#: ``submissions`` table and ``iterations.abandoned``; a version-1 journal is upgraded on open.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE iterations (
@@ -88,7 +97,22 @@ CREATE TABLE settings_changes (
     new        TEXT NOT NULL
 );
 """
-_TABLES = ("iterations", "intents", "orders", "settings_changes")
+#: Version 1 -> 2 (a new file gets the version-1 schema, then this).
+_UPGRADE_2 = """
+CREATE TABLE submissions (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    run             INTEGER NOT NULL REFERENCES iterations (run),
+    intent_seq      INTEGER,
+    action          TEXT    NOT NULL,
+    symbol          TEXT,
+    client_order_id TEXT    NOT NULL,
+    requested_at    TEXT    NOT NULL,
+    resolved_by     INTEGER REFERENCES orders (id)
+);
+CREATE INDEX submissions_unresolved ON submissions (client_order_id, resolved_by);
+ALTER TABLE iterations ADD COLUMN abandoned TEXT
+"""
+_TABLES = ("iterations", "intents", "orders", "settings_changes", "submissions")
 
 
 class JournalError(ValueError):
@@ -260,8 +284,13 @@ class Journal:
                 # one statement at a time: executescript() would COMMIT our transaction
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
+                version, tables = 1, set(_TABLES[:4])
+            if version == 1 and set(_TABLES[:4]) <= tables:
+                for statement in filter(str.strip, _UPGRADE_2.split(";")):
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            elif not set(_TABLES) <= tables:
+                tables |= {"submissions"}
+            if not set(_TABLES) <= tables:
                 raise JournalError(f"{self.path}: journal schema is damaged "
                                    f"(missing tables {sorted(set(_TABLES) - tables)})")
             conn.execute("COMMIT")
@@ -360,10 +389,45 @@ class Journal:
 
         def insert(conn: sqlite3.Connection) -> None:
             run, _ = self._run_of(conn, iteration_id)
-            conn.execute("INSERT INTO orders (run, intent_seq, action, symbol, client_order_id, "
-                         "order_id, accepted, status, message, http_status, error_code, "
-                         "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (run, *row))
+            cur = conn.execute("INSERT INTO orders (run, intent_seq, action, symbol, client_order_id, "
+                               "order_id, accepted, status, message, http_status, error_code, "
+                               "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (run, *row))
+            if row[3] is not None:  # the outcome resolves the submission it answers (same commit)
+                conn.execute("UPDATE submissions SET resolved_by = ? WHERE client_order_id = ? "
+                             "AND resolved_by IS NULL", (cur.lastrowid, row[3]))
         self._write(insert)
+
+    def record_submitting(self, iteration_id: str, *, intent_seq: int | None, action: str,
+                          symbol: str | None, client_order_id: str) -> None:
+        """Record, *before* the broker call, that ``client_order_id`` is being sent.
+
+        The :meth:`record_order` of the same ``client_order_id`` resolves it; until then it
+        is listed by :meth:`unresolved` (the process may have died in between).
+        """
+        row = (_optional_int(intent_seq, "intent_seq"), _optional_str(action, "action"),
+               _optional_str(symbol, "symbol"), _optional_str(client_order_id, "client_order_id"), _now())
+        if not row[1] or not row[3]:
+            raise TypeError("journal: record_submitting needs a str action and client_order_id")
+
+        def insert(conn: sqlite3.Connection) -> None:
+            run, _ = self._run_of(conn, iteration_id)
+            conn.execute("INSERT INTO submissions (run, intent_seq, action, symbol, client_order_id, "
+                         "requested_at) VALUES (?, ?, ?, ?, ?, ?)", (run, *row))
+        self._write(insert)
+
+    def abandon_iteration(self, iteration_id: str, reason: str) -> None:
+        """Close an iteration that will never end normally (stopped mid-way, or found
+        incomplete at a restart), with the ``reason``. It reads back with ``complete``
+        False and ``abandoned`` set to the reason."""
+        reason = _optional_str(reason, "reason") or "abandoned"
+
+        def update(conn: sqlite3.Connection) -> None:
+            run, completed = self._run_of(conn, iteration_id)
+            if completed is not None:
+                raise JournalError(f"journal: iteration {iteration_id!r} already ended at {completed}")
+            conn.execute("UPDATE iterations SET completed_at = ?, abandoned = ? WHERE run = ?",
+                         (_now(), reason, run))
+        self._write(update)
 
     def end_iteration(self, iteration_id: str, summary: Mapping[str, Any]) -> None:
         """Mark the iteration complete, with its ``summary`` (JSON)."""
@@ -392,19 +456,22 @@ class Journal:
 
         Columns: iteration_id, started_at, completed_at (NaT while incomplete), dry_run,
         mode, complete, summary (dict, None while incomplete), run (the journal's own
-        number for the row; it tells re-runs of one iteration_id apart).
+        number for the row; it tells re-runs of one iteration_id apart), abandoned (the
+        reason an iteration was abandoned, else None).
         """
         rows = self._rows("SELECT iteration_id, started_at, completed_at, dry_run, mode, summary, "
-                          "run FROM iterations ORDER BY run")
-        ids, started, completed, dry, mode, summary, run = _columns(rows, 7)
+                          "run, abandoned FROM iterations ORDER BY run")
+        ids, started, completed, dry, mode, summary, run, abandoned = _columns(rows, 8)
         return pd.DataFrame({
             "iteration_id": pd.Series(ids, dtype="object"),
             "started_at": _times(started), "completed_at": _times(completed),
             "dry_run": pd.Series([bool(x) for x in dry], dtype="bool"),
             "mode": pd.Series(mode, dtype="object"),
-            "complete": pd.Series([c is not None for c in completed], dtype="bool"),
+            "complete": pd.Series([c is not None and a is None for c, a in zip(completed, abandoned,
+                                                                               strict=True)], dtype="bool"),
             "summary": pd.Series([_decode(s) for s in summary], dtype="object"),
             "run": pd.Series(run, dtype="int64"),
+            "abandoned": pd.Series(abandoned, dtype="object"),
         })
 
     def intents(self, iteration_id: str | None = None) -> pd.DataFrame:
@@ -456,6 +523,23 @@ class Journal:
             "recorded_at": _times(recorded), "run": pd.Series(run, dtype="int64"),
         })
 
+    def unresolved(self) -> pd.DataFrame:
+        """Submissions recorded by :meth:`record_submitting` that no outcome answers yet.
+
+        Columns: iteration_id, intent_seq, action, symbol, client_order_id, requested_at, run.
+        """
+        rows = self._rows(
+            "SELECT i.iteration_id, s.intent_seq, s.action, s.symbol, s.client_order_id, "
+            "s.requested_at, s.run FROM submissions s JOIN iterations i ON i.run = s.run "
+            "WHERE s.resolved_by IS NULL ORDER BY s.id")
+        ids, seq, action, symbol, coid, requested, run = _columns(rows, 7)
+        return pd.DataFrame({
+            "iteration_id": pd.Series(ids, dtype="object"), "intent_seq": pd.Series(seq, dtype="Int64"),
+            "action": pd.Series(action, dtype="object"), "symbol": pd.Series(symbol, dtype="object"),
+            "client_order_id": pd.Series(coid, dtype="object"), "requested_at": _times(requested),
+            "run": pd.Series(run, dtype="int64"),
+        })
+
     def settings_changes(self) -> pd.DataFrame:
         """Settings changes, oldest first. Columns: changed_at, path, old, new (decoded)."""
         rows = self._rows("SELECT changed_at, path, old, new FROM settings_changes ORDER BY id")
@@ -467,12 +551,14 @@ class Journal:
         })
 
     def counts(self) -> dict[str, int]:
-        """Rows per table, plus ``incomplete`` iterations."""
+        """Rows per table, plus ``incomplete`` iterations and ``unresolved`` submissions."""
         with self._lock:
             conn = self._connection()
             out = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in _TABLES}
             out["incomplete"] = conn.execute(
                 "SELECT count(*) FROM iterations WHERE completed_at IS NULL").fetchone()[0]
+            out["unresolved"] = conn.execute(
+                "SELECT count(*) FROM submissions WHERE resolved_by IS NULL").fetchone()[0]
         return out
 
     # ------------------------------------------------------------ lifecycle

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from .strategy import EnterBracket, ExitPosition, Plan, ProtectPosition, TrimPosition
-from .strategy.intents import intent_fields
+from .strategy.intents import RaiseStop, intent_fields
 
 _RULE = "=" * 64
 
@@ -42,7 +42,7 @@ class OrderOutcome:
 
 
 def _step_of(intent) -> int:
-    if isinstance(intent, (ProtectPosition, ExitPosition)):
+    if isinstance(intent, (ProtectPosition, ExitPosition, RaiseStop)):
         return 1
     if isinstance(intent, TrimPosition):
         return 2
@@ -165,7 +165,8 @@ class IterationReport:
         if self.outcomes:
             out += ["ORDERS"] + [o.line() for o in self.outcomes]
         out += [f"  error: {e}" for e in self.errors]
-        out.append(f"Iteration complete: {len(self.submitted)} order(s) submitted, "
+        done = "complete" if not self.errors else f"INCOMPLETE ({len(self.errors)} error(s) above)"
+        out.append(f"Iteration {done}: {len(self.submitted)} order(s) submitted, "
                    f"{len(self.rejections)} rejected, {len(self.warnings)} warning(s).")
         return "\n".join(out)
 

@@ -20,17 +20,21 @@ from alpaca.data.enums import DataFeed
 from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.requests import (
-    GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, StopLossRequest, TakeProfitRequest,
+    GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest, StopLossRequest,
+    TakeProfitRequest,
 )
 
+from .alpaca import list_orders
+from .fastpath import RsiCache, WindowSource
 from .journal import Journal
 from .report import IterationReport, OrderOutcome
 from .settings import Settings
+from .resilience import BROKER_ERRORS, describe_error
 from .strategy import (
-    INVERSE_ETFS, AccountView, CombinedStrategy, EnterBracket, ExitPosition, OrderView, PositionView,
+    INVERSE_ETFS, AccountView, CombinedStrategy, EnterBracket, ExitPosition, OrderView, Plan, PositionView,
     ProtectPosition, Snapshot, Strategy, TrimPosition,
 )
-from .strategy.intents import intent_fields
+from .strategy.intents import EnterPosition, RaiseStop, intent_fields
 from .strategy.snapshot import LIVE_STATUSES
 
 #: Live GTC orders are younger than Alpaca's 90-day auto-cancel, so this window finds them all.
@@ -45,8 +49,10 @@ class Trader:
     broker:
         ``None`` or ``"sim"`` for the embedded default (a :class:`~activetrader.market.SimulatedMarket`
         and a :class:`~activetrader.broker.SimBroker` with $100,000, at a fixed simulated moment);
-        ``"alpaca"`` for Alpaca (paper unless ``live=True``; keys from ``APCA_API_KEY_ID`` /
-        ``APCA_API_SECRET_KEY`` or a ``.env`` file); or any object shaped like alpaca-py's
+        ``"alpaca"`` for Alpaca through alpaca-py (paper unless ``live=True`` *and*
+        ``ACTIVETRADER_LIVE="I understand"``; keys from ``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY``
+        or a ``.env`` file; ``ACTIVETRADER_TRADING_URL`` / ``ACTIVETRADER_DATA_URL`` point it at a
+        local venue; see :mod:`activetrader.alpaca`); or any object shaped like alpaca-py's
         ``TradingClient``.
     market:
         The market-data source (anything with ``get_stock_bars``); defaults to the broker's market.
@@ -60,16 +66,19 @@ class Trader:
     clean:
         With the embedded default: start flat (just $100,000 of cash) instead of the guide's
         "before" portfolio.
+    fast:
+        Use the native fast path where the broker and market offer it (``native_*`` methods,
+        ``bar_windows``): plain rows and arrays instead of alpaca-py models, the same numbers.
+        ``False`` forces the alpaca-py path (as on Alpaca).
     """
 
     def __init__(self, broker: Any = None, market: Any = None, settings: Settings | None = None,
                  strategy: Strategy | None = None, *, journal: str | os.PathLike | Journal | None = None,
-                 clean: bool = False, live: bool = False) -> None:
+                 clean: bool = False, live: bool = False, fast: bool = True) -> None:
         self.settings = settings if settings is not None else Settings()
         if not isinstance(self.settings, Settings):
             raise TypeError(f"settings must be an activetrader.Settings, not {type(self.settings).__name__}")
         self.strategy = strategy if strategy is not None else CombinedStrategy()
-        self.mode = "sim"
         if broker is None or broker == "sim":
             from .scenario import embedded_default
 
@@ -77,17 +86,22 @@ class Trader:
         elif broker == "alpaca":
             from .alpaca import connect
 
-            broker, market = connect(live=live)
-            self.mode = "live" if live else "paper"
+            broker, data = connect(live=live)  # paper unless live=True and ACTIVETRADER_LIVE confirms
+            market = market if market is not None else data
         elif isinstance(broker, str):
             raise ValueError(f"broker={broker!r} is not known: use None/'sim', 'alpaca', or a TradingClient-like object")
         self.broker = broker
+        #: "sim", or an Alpaca client's "paper"/"live" (:class:`~activetrader.alpaca.AlpacaClient`).
+        self.mode = getattr(broker, "mode", "sim")
         self.market = market if market is not None else getattr(broker, "market", None)
         if self.market is None:
             raise ValueError("no market data source: pass market= (anything with get_stock_bars)")
         self._owns_journal = journal is not None and not isinstance(journal, Journal)
         self.journal = Journal(journal) if self._owns_journal else journal
         self._calls = 0
+        self.fast = bool(fast)
+        self._rsi_cache = RsiCache()
+        self._view_cache: dict = {}  # native order row -> OrderView (rows are values: equal rows, equal views)
         #: How long to wait for the broker to confirm a cancel before giving up on a trim.
         self.cancel_timeout = 10.0
         self._unsubscribe = self.settings.subscribe(self._on_setting_changed)
@@ -119,33 +133,56 @@ class Trader:
             wanted = {w for w in wanted if w in self.market}
         return sorted(wanted)
 
+    def _native_broker(self) -> bool:
+        """The broker offers plain views (a capability, e.g. the SimBroker) and fast is on."""
+        return self.fast and hasattr(self.broker, "native_orders")
+
     def snapshot(self, *, with_bars: bool = True) -> Snapshot:
         """Everything one decision needs, with a constant number of calls: account, positions,
-        orders (one nested listing), and one bars request for the whole universe."""
+        orders (one nested listing), and one bars request for the whole universe.
+
+        Through the native fast path (see ``fast``) the same four calls return plain rows, and
+        the bars stay arrays until someone reads ``Snapshot.bars``."""
         now = self.now
-        account = self._call(self.broker.get_account)
-        positions = self._call(self.broker.get_all_positions)
-        orders = self._call(self.broker.get_orders, GetOrdersRequest(
-            status="all", nested=True, limit=500, after=(now - _ORDER_WINDOW).to_pydatetime()))
-        bars = pd.DataFrame(columns=["open", "high", "low", "close", "volume"])
+        after = now - _ORDER_WINDOW
+        if self._native_broker():
+            b = self.broker
+            account = AccountView(*self._call(b.native_account))
+            pos_views = tuple(PositionView(*p) for p in self._call(b.native_positions))
+            order_views = _native_order_views(self._call(b.native_orders, after=after.value, keep=LIVE_STATUSES),
+                                              self._view_cache)  # every order in the window, like list_orders
+        else:
+            a = self._call(self.broker.get_account)
+            account = AccountView(cash=float(a.cash), equity=float(a.equity), buying_power=float(a.buying_power))
+            positions = self._call(self.broker.get_all_positions)
+            pos_views = tuple(PositionView(symbol=p.symbol, qty=float(p.qty), avg_entry_price=float(p.avg_entry_price),
+                                           current_price=float(p.current_price), qty_available=float(p.qty_available))
+                              for p in positions)
+            order_views = tuple(_order_views(self._call(list_orders, self.broker, GetOrdersRequest(
+                status="all", nested=True, after=after.to_pydatetime()))))  # pages past Alpaca's 500
+        bars = None  # no bars: Snapshot's own empty frame
+        source = None
         prices: dict[str, float] = {}
         if with_bars:
             lookback = max(self.settings.entry.lookback_bars, 3 * self.settings.hedge.rsi_period)
-            req = StockBarsRequest(symbol_or_symbols=self._universe([p.symbol for p in positions]),
-                                   timeframe=TimeFrame.Day, feed=DataFeed.IEX,
-                                   start=(now - pd.Timedelta(days=int(lookback * 1.5) + 15)).to_pydatetime(),
-                                   end=now.to_pydatetime())
-            bars = self._call(self.market.get_stock_bars, req).df
-            if len(bars):
-                prices = bars["close"].groupby(level="symbol").last().astype(float).to_dict()
-        pos_views = tuple(PositionView(symbol=p.symbol, qty=float(p.qty), avg_entry_price=float(p.avg_entry_price),
-                                       current_price=float(p.current_price), qty_available=float(p.qty_available))
-                          for p in positions)
+            days = int(lookback * 1.5) + 15
+            universe = self._universe([p.symbol for p in pos_views])
+            if self.fast and hasattr(self.market, "bar_windows"):
+                start_ns = now.value - days * 86_400_000_000_000
+                source = WindowSource(self._call(self.market.bar_windows, universe, start_ns, now.value),
+                                      self._rsi_cache)
+                prices = source.prices()
+            else:
+                start = now - pd.Timedelta(days=days)
+                req = StockBarsRequest(symbol_or_symbols=universe, timeframe=TimeFrame.Day, feed=DataFeed.IEX,
+                                       start=start.to_pydatetime(), end=now.to_pydatetime())
+                bars = self._call(self.market.get_stock_bars, req).df
+                if len(bars):
+                    prices = bars["close"].groupby(level="symbol").last().astype(float).to_dict()
         for p in pos_views:
             prices.setdefault(p.symbol, p.current_price)
-        return Snapshot(now=now, account=AccountView(cash=float(account.cash), equity=float(account.equity),
-                                                     buying_power=float(account.buying_power)),
-                        positions=pos_views, orders=tuple(_order_views(orders)), bars=bars, prices=prices)
+        return Snapshot(now=now, account=account, positions=pos_views, orders=order_views, bars=bars,
+                        prices=prices, source=source)
 
     # ------------------------------------------------------------------ one iteration
     def iteration(self, *, dry_run: bool = False) -> IterationReport:
@@ -155,14 +192,37 @@ class Trader:
         ``dry_run=True`` decides without submitting anything.
         """
         self._calls = 0
-        now = self.now
+        errors: list[str] = []
+        try:
+            now = self.now
+        except BROKER_ERRORS as e:  # no moment from the venue: report it, do nothing
+            now = pd.Timestamp.now(tz="UTC").floor("s")
+            errors.append(f"the broker's clock is unavailable ({describe_error(e)})")
         # Derived from the moment, like the client order ids: a re-run of the same moment is the
         # same iteration (the journal keeps each run apart by its run number).
         iteration_id = f"it-{now:%Y%m%dT%H%M%SZ}"
         if self.journal is not None:
             self.journal.begin_iteration(iteration_id, now.isoformat(), dry_run=dry_run, mode=self.mode)
-        snap = self.snapshot()
-        plan = self.strategy.decide(snap, self.settings)
+        try:
+            return self._iterate(iteration_id, now, dry_run, errors)
+        except BaseException as exc:  # journal it as abandoned (not left "running"), then re-raise
+            if self.journal is not None and not self.journal.closed:
+                self.journal.abandon_iteration(iteration_id, f"{type(exc).__name__}: {exc}"[:500])
+            raise
+
+    def _iterate(self, iteration_id: str, now: pd.Timestamp, dry_run: bool, errors: list[str]) -> IterationReport:
+        # A venue or network failure that outlasts the retries becomes an error line in the
+        # report: what was done is in the outcomes, what was not is named here. The next
+        # iteration repairs (its snapshot shows any position left unprotected).
+        snap = None
+        if not errors:
+            try:
+                snap = self.snapshot()
+            except BROKER_ERRORS as e:
+                errors.append(f"snapshot failed ({describe_error(e)})")
+        if snap is None:
+            errors.append("nothing was decided or submitted")
+        plan = self.strategy.decide(snap, self.settings) if snap is not None else Plan()
         if self.journal is not None:
             for seq, intent in enumerate(plan.intents):
                 self.journal.record_intent(iteration_id, seq, type(intent).__name__, intent.symbol,
@@ -171,19 +231,44 @@ class Trader:
         if not dry_run:
             executor = _Executor(self, iteration_id, now, outcomes)
             for seq, intent in enumerate(plan.intents):
-                executor.run(seq, intent)
-        account = self._call(self.broker.get_account)
+                try:
+                    executor.run(seq, intent)
+                except BROKER_ERRORS as e:
+                    errors.append(f"not completed: {intent.describe()} ({describe_error(e)})")
+        try:
+            account = self._call(self.broker.native_account if self._native_broker() else self.broker.get_account)
+            equity, cash, buying_power = float(account.equity), float(account.cash), float(account.buying_power)
+        except BROKER_ERRORS as e:
+            equity = cash = buying_power = float("nan")
+            errors.append(f"account not read after the orders ({describe_error(e)})")
         s = self.settings
         report = IterationReport(
             iteration_id=iteration_id, timestamp=now, mode=self.mode, dry_run=dry_run, plan=plan,
-            outcomes=tuple(outcomes), portfolio_value=float(account.equity), cash=float(account.cash),
-            buying_power=float(account.buying_power), positions_count=len(snap.positions),
+            outcomes=tuple(outcomes), portfolio_value=equity, cash=cash, buying_power=buying_power,
+            positions_count=len(snap.positions) if snap is not None else 0, errors=tuple(errors),
             overbought=s.hedge.overbought, bearish_threshold=s.hedge.bearish_ratio, inverse_etf=s.hedge.inverse_etf,
             max_position_pct=s.rebalance.max_position_pct, oversold=s.entry.oversold,
             confidence_threshold=s.entry.confidence_threshold, broker_calls=self._calls)
         if self.journal is not None:
             self.journal.end_iteration(iteration_id, report.to_dict())
         return report
+
+    # ------------------------------------------------------------------ backtest
+    def backtest(self, start, end, **options):
+        """Replay this trader's market with its settings and strategy, from a flat account, on a
+        fresh :class:`~activetrader.broker.SimBroker` (this trader's broker is not touched).
+
+        A market that is only a data client (on Alpaca: a ``StockHistoricalDataClient``) has the
+        history of the universe fetched in one request first. ``options`` are those of
+        :func:`activetrader.backtest` (``cash``, ``every``, ``at``, ``progress``, ``same_bar``).
+
+        >>> r = Trader().backtest("2024-06-03", "2024-06-28")   # 19 sessions (Juneteenth is a holiday)
+        >>> len(r.equity), int(r.stats["iterations"])           # one point per iteration + the last close
+        (20, 19)
+        """
+        from .backtest import backtest  # the backtest layer sits on top of the Trader
+
+        return backtest(self.market, self.strategy, self.settings, start=start, end=end, **options)
 
     # ------------------------------------------------------------------ positions
     def positions(self) -> pd.DataFrame:
@@ -211,6 +296,79 @@ class Trader:
                 "to_stop_pct", "to_take_profit_pct", "protected", "inverse"]
         return pd.DataFrame(rows, columns=cols).set_index("symbol")
 
+    def execute(self, intents, *, source: str = "stream", now: pd.Timestamp | None = None) -> tuple[OrderOutcome, ...]:
+        """Execute intents decided outside an iteration (the stream monitor's stop raises),
+        with the iteration's executor: same client order ids, same write-ahead journal. Each
+        call is journaled as a short entry of its own, ``mode=source``, stamped ``now`` (the
+        price's time; default the broker's clock).
+
+        >>> Trader().execute([])
+        ()
+        """
+        intents = tuple(intents)
+        if not intents:
+            return ()
+        now = self.now if now is None else pd.Timestamp(now)
+        entry_id = f"{source}-{now:%Y%m%dT%H%M%S}-{intents[0].symbol}"
+        outcomes: list[OrderOutcome] = []
+        if self.journal is not None:
+            self.journal.begin_iteration(entry_id, now.isoformat(), mode=source)
+            for seq, intent in enumerate(intents):
+                self.journal.record_intent(entry_id, seq, type(intent).__name__, intent.symbol,
+                                           intent.describe(), intent_fields(intent))
+        executor = _Executor(self, entry_id, now, outcomes)
+        try:
+            for seq, intent in enumerate(intents):
+                executor.run(seq, intent)
+        except BaseException as exc:
+            if self.journal is not None and not self.journal.closed:
+                self.journal.abandon_iteration(entry_id, f"{type(exc).__name__}: {exc}"[:500])
+            raise
+        if self.journal is not None:
+            self.journal.end_iteration(entry_id, {"source": source, "orders": len(outcomes)})
+        return tuple(outcomes)
+
+    # ------------------------------------------------------------------ live loop
+    def run(self, every: str | None = None, *, speed: float | None = None, iterations: int | None = None,
+            block: bool = False, stream: bool = False, **options):
+        """Run an iteration every ``every`` (default ``settings.schedule.every``) until
+        :meth:`stop`; returns the run's handle (``status``, ``last_report``, ``next_run``,
+        ``iterations``, ``stop()``).
+
+        In the background by default (a notebook stays usable); ``block=True`` runs in this
+        thread. On a simulated broker time is simulated and accelerated: ``speed`` simulated
+        seconds per real second (default 3600). ``stream=True`` also watches prices as they
+        arrive (near-stop warnings, trailing stops, order updates). See
+        :mod:`activetrader.live`. While it runs in the background, read the handle; the
+        simulated broker is not thread-safe, so call the trader's own methods (``iteration``,
+        ``positions``) after :meth:`stop`.
+
+        >>> import math
+        >>> handle = Trader().run("1h", speed=math.inf, iterations=2, block=True)
+        >>> handle.status, handle.iterations
+        ('stopped', 2)
+        """
+        from .live import LiveRun  # the live layer sits on top of the Trader: imported lazily
+
+        current = getattr(self, "_live_run", None)
+        if current is not None and current.running:
+            raise RuntimeError("this trader is already running; call trader.stop() first")
+        monitor = None
+        if stream:
+            from .live.monitor import StreamMonitor
+
+            monitor = StreamMonitor.for_trader(self)
+        handle = LiveRun(self, every=every, speed=speed, iterations=iterations, monitor=monitor, **options)
+        self._live_run = handle
+        return handle.run() if block else handle.start()
+
+    def stop(self, timeout: float | None = 30.0):
+        """Stop the running :meth:`run` after its current iteration; returns its handle (or None)."""
+        handle = getattr(self, "_live_run", None)
+        if handle is not None:
+            handle.stop(timeout)
+        return handle
+
     # ------------------------------------------------------------------ settings journal
     def _on_setting_changed(self, path: str, old, new) -> None:
         if self.journal is not None:
@@ -218,7 +376,10 @@ class Trader:
             self.journal.record_settings_change(self.now.isoformat(), path, plain(old), plain(new))
 
     def close(self) -> None:
-        """Stop journalling settings changes and close a journal this trader opened from a path."""
+        """Stop a running loop, stop journalling settings changes and close a journal this
+        trader opened from a path."""
+        if getattr(self, "_live_run", None) is not None:
+            self._live_run.stop()
         self._unsubscribe()
         if self._owns_journal and self.journal is not None:
             self.journal.close()
@@ -230,12 +391,18 @@ class Trader:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"Trader(mode={self.mode!r}, now={self.now.isoformat()}, broker={type(self.broker).__name__}, "
+        # A remote venue's clock is a request away, and a repr makes no requests.
+        now = "" if getattr(self.broker, "remote", False) else f"now={self.now.isoformat()}, "
+        return (f"Trader(mode={self.mode!r}, {now}broker={type(self.broker).__name__}, "
                 f"strategy={type(self.strategy).__name__})")
 
 
 class _Executor:
     """Turns intents into broker orders with deterministic, idempotent client order ids."""
+
+    #: Test hook: called with the client order id after the broker accepted an order and
+    #: before the outcome is journaled (the recovery tests kill the process there).
+    after_submit: Callable[[str], None] | None = None
 
     def __init__(self, trader: Trader, iteration_id: str, now: pd.Timestamp, outcomes: list[OrderOutcome]):
         self.t, self.iteration_id, self.outcomes = trader, iteration_id, outcomes
@@ -259,6 +426,20 @@ class _Executor:
                                            stop_loss=StopLossRequest(stop_price=intent.stop_loss)))
         elif isinstance(intent, TrimPosition):
             self.trim(seq, intent)
+        elif isinstance(intent, EnterPosition):  # a plain buy, no exit orders (the passive baseline)
+            self.submit(seq, "b", intent.symbol, f"buy {intent.qty:g} {intent.symbol} at market (no exit orders)",
+                        MarketOrderRequest(symbol=intent.symbol, qty=intent.qty, side="buy", time_in_force="day"))
+        elif isinstance(intent, RaiseStop):
+            self.raise_stop(seq, intent)
+
+    def raise_stop(self, seq: int, r: RaiseStop) -> bool:
+        """Replace a stop leg with the same order at ``new_stop`` (the take-profit leg stays).
+
+        The replacement's ``client_order_id`` is derived from the replaced order's id, so it
+        is deterministic and a second attempt at the same ratchet is refused, never doubled.
+        """
+        return self.submit(seq, "s", r.symbol, f"raise stop {r.symbol} {r.old_stop:.2f} -> {r.new_stop:.2f}",
+                           ReplaceOrderRequest(stop_price=r.new_stop), replace_id=r.order_id)
 
     def protect(self, seq: int, p: ProtectPosition, code: str) -> bool:
         return self.submit(seq, code, p.symbol,
@@ -278,7 +459,8 @@ class _Executor:
         if sold:
             self.protect(seq, t.reprotect, "r")
         else:
-            whole = ProtectPosition(symbol=t.symbol, qty=t.sell_qty + t.remaining_qty,
+            # the unsold shares and those the re-protection was for (not the ones kept under stops)
+            whole = ProtectPosition(symbol=t.symbol, qty=t.sell_qty + t.reprotect.qty,
                                     take_profit=t.reprotect.take_profit, stop_loss=t.reprotect.stop_loss,
                                     entry_price=t.reprotect.entry_price, reason="trim failed: protect everything")
             self.protect(seq, whole, "rw")
@@ -325,11 +507,25 @@ class _Executor:
         except APIError:
             return None
 
-    def submit(self, seq: int, code: str, symbol: str, description: str, request) -> bool:
-        cid = f"{self.prefix}-{code}-{symbol}"[:48]
+    def submit(self, seq: int, code: str, symbol: str, description: str, request, *,
+               replace_id: str | None = None) -> bool:
+        """Send one order (or, with ``replace_id``, replace that order) and record the outcome.
+
+        The journal first records that the ``client_order_id`` is being sent, so a process
+        killed before the outcome is recorded leaves a trace a restart can resolve.
+        """
+        cid = (f"at-{code}-{replace_id}" if replace_id is not None else f"{self.prefix}-{code}-{symbol}")[:48]
         request.client_order_id = cid
+        if self.t.journal is not None:
+            self.t.journal.record_submitting(self.iteration_id, intent_seq=seq, action="submit",
+                                             symbol=symbol, client_order_id=cid)
         try:
-            order = self.t._call(self.t.broker.submit_order, request)
+            if replace_id is not None:
+                order = self.t._call(self.t.broker.replace_order_by_id, replace_id, request)
+            else:
+                order = self.t._call(self.t.broker.submit_order, request)
+            if _Executor.after_submit is not None:
+                _Executor.after_submit(cid)
             self._record(OrderOutcome(seq, "submit", symbol, description, client_order_id=cid,
                                       order_id=str(order.id), status=order.status.value))
             return True
@@ -348,7 +544,7 @@ class _Executor:
             return False
         except Exception as e:  # network and other failures: report, go on with the plan
             self._record(OrderOutcome(seq, "submit", symbol, description, client_order_id=cid, accepted=False,
-                                      message=f"{type(e).__name__}: {e}"))
+                                      message=describe_error(e)))
             return False
 
     def _record(self, o: OrderOutcome) -> None:
@@ -375,28 +571,45 @@ def _code(e: APIError) -> int | None:
 
 
 def _order_views(orders) -> list[OrderView]:
-    """Flatten a nested order listing into live OrderViews with roles."""
+    """Flatten a nested alpaca-py order listing into live OrderViews with roles."""
     out: list[OrderView] = []
 
-    def view(o, parent=None, role=None) -> OrderView:
+    def view(o, parent=None) -> OrderView:
+        cls = (o.order_class.value if o.order_class is not None else None) or "simple"
         return OrderView(id=str(o.id), client_order_id=o.client_order_id, symbol=o.symbol, side=o.side.value,
-                         type=o.type.value, status=o.status.value, order_class=(o.order_class.value or "simple"),
+                         type=o.type.value, status=o.status.value, order_class=cls,
                          qty=float(o.qty or 0), limit_price=_f(o.limit_price), stop_price=_f(o.stop_price),
                          trail_percent=_f(o.trail_percent), trail_price=_f(o.trail_price),
-                         parent_id=str(parent.id) if parent is not None else None, role=role)
-
-    def leg_role(o) -> str:
-        return "take_profit" if o.type.value == "limit" else "stop_loss"
+                         parent_id=str(parent.id) if parent is not None else None,
+                         role=_role(cls, o.type.value, parent is not None))
 
     for o in orders:
-        cls = o.order_class.value if o.order_class is not None else "simple"
-        top_role = {"bracket": "entry", "oto": "entry", "oco": "take_profit"}.get(cls)
         if o.status.value in LIVE_STATUSES:
-            out.append(view(o, role=top_role))
+            out.append(view(o))
         for leg in o.legs or []:
             if leg.status.value in LIVE_STATUSES:
-                out.append(view(leg, parent=o, role=leg_role(leg)))
+                out.append(view(leg, parent=o))
     return out
+
+
+def _native_order_views(rows, cache: dict) -> tuple[OrderView, ...]:
+    """The same views from a broker's native listing rows (already filtered to live statuses)."""
+    if len(cache) > 10_000:
+        cache.clear()
+    out = []
+    for r in rows:
+        v = cache.get(r)
+        if v is None:
+            v = cache[r] = OrderView(*r, role=_role(r.order_class, r.type, r.parent_id is not None))
+        out.append(v)
+    return tuple(out)
+
+
+def _role(order_class: str, type_: str, is_leg: bool) -> str | None:
+    """What an order is to the strategy: a leg by its type, a listed order by its class."""
+    if is_leg:
+        return "take_profit" if type_ == "limit" else "stop_loss"
+    return {"bracket": "entry", "oto": "entry", "oco": "take_profit"}.get(order_class)
 
 
 def _f(x) -> float | None:

@@ -1,7 +1,8 @@
 """The Voila dashboard in a real browser: Voila serves ``notebooks/dashboard.ipynb`` on
 127.0.0.1, Debian's headless Chromium (driven by Playwright, never ``playwright install``)
-loads it, the panels render, "Run iteration" fills the log and redraws the charts, and the
-page shows no kernel error. A screenshot of the page after the run is saved to
+loads it, the panels render, the sentiment chart shows the RSI before any run, "Run iteration"
+fills the log and redraws the charts, the Backtest tab's "Run backtest" draws the equity curve,
+and the page shows no kernel error. A screenshot of the page after the run is saved to
 ``test-artifacts/dashboard.png`` (the path is printed; run ``pytest -s`` to see it).
 
 Without Chromium or Playwright the test is skipped locally, with the reason. In CI
@@ -35,6 +36,7 @@ VOILA_CELL_ERROR = "There was an error when executing cell"
 SERVER_START_TIMEOUT_S = 60
 RENDER_TIMEOUT_MS = 90_000
 RUN_TIMEOUT_MS = 60_000
+SENTIMENT_SYMBOLS = ("AAPL", "MSFT", "GOOGL", "NVDA", "TSLA")
 
 
 def _unavailable(reason: str) -> None:
@@ -127,6 +129,16 @@ def _bars(page, chart_class: str) -> int:
     return page.locator(f".{chart_class} .barlayer .point").count()
 
 
+#: Points on the equity curve as drawn: the vertices of its SVG line path (0 when there is none).
+_EQUITY_POINTS_JS = (
+    "(() => { const line = document.querySelector('.activetrader-equity-chart .scatterlayer .js-line');"
+    " const d = line ? (line.getAttribute('d') || '') : ''; return (d.match(/[ML]/g) || []).length; })()")
+
+
+def _equity_points(page) -> int:
+    return page.evaluate(f"() => {_EQUITY_POINTS_JS}")
+
+
 def _no_kernel_error(page) -> None:
     body = page.inner_text("body")
     assert VOILA_CELL_ERROR not in body, f"a notebook cell failed in Voila:\n{body[:4000]}"
@@ -135,7 +147,7 @@ def _no_kernel_error(page) -> None:
     assert errors.count() == 0, f"error output on the page: {errors.all_inner_texts()}"
 
 
-def test_dashboard_in_voila_renders_runs_an_iteration_and_updates_the_charts(voila_url):
+def test_dashboard_in_voila_renders_runs_an_iteration_and_a_backtest_and_updates_the_charts(voila_url):
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -156,6 +168,7 @@ def test_dashboard_in_voila_renders_runs_an_iteration_and_updates_the_charts(voi
                     _screenshot(page, ARTIFACTS / "dashboard-failed.png")
                     raise AssertionError(
                         f"{what}: {e.message.splitlines()[0]}\nscreenshot: {ARTIFACTS / 'dashboard-failed.png'}\n"
+                        f"errors in the page: {page_errors}\n"
                         f"page text:\n{page.inner_text('body')[:3000]}\nvoila log:\n{_log_tail(log)}") from None
 
             # Arrange: Voila runs every cell; the dashboard, its panels and the charts render.
@@ -166,22 +179,27 @@ def test_dashboard_in_voila_renders_runs_an_iteration_and_updates_the_charts(voi
                 page.locator(".activetrader-sentiment-chart .main-svg").first.wait_for(timeout=RENDER_TIMEOUT_MS),
                 page.locator(".activetrader-weights-chart .main-svg").first.wait_for(timeout=RENDER_TIMEOUT_MS)))
             _no_kernel_error(page)
+            live = page.locator(".activetrader-live")  # the Live tab (the Backtest tab has panels too)
             for title in ("Bracket orders", "Inverse-ETF hedge", "Rebalancing and sizing"):
-                assert page.get_by_text(title, exact=True).count() == 1, f"panel {title!r} missing"
-            assert page.locator(".activetrader-panel").count() == 3
-            assert page.get_by_text("Stop loss", exact=True).count() == 1
+                assert live.get_by_text(title, exact=True).count() == 1, f"panel {title!r} missing"
+            assert live.locator(".activetrader-panel").count() == 3
+            assert live.get_by_text("Stop loss", exact=True).count() == 1
             assert "RUNNING TRADING ITERATION" not in page.locator(".activetrader-log").inner_text()
-            sentiment_before = _bars(page, "activetrader-sentiment-chart")
+            # The sentiment chart shows the RSI of the moment on first render, before any run:
+            # five RSI bars next to the bearish-ratio bar, one tick per sentiment symbol.
+            wait("the sentiment chart is empty on first render", lambda: page.wait_for_function(
+                "() => document.querySelectorAll('.activetrader-sentiment-chart .barlayer .point').length >= 6",
+                timeout=RENDER_TIMEOUT_MS))
             ticks_before = page.locator(".activetrader-sentiment-chart .xtick text").all_text_contents()
+            for symbol in SENTIMENT_SYMBOLS:
+                assert symbol in ticks_before, ticks_before
+            assert "overbought" in (page.locator(".activetrader-sentiment-chart .gtitle").text_content() or "")
 
             # Act: click "Run iteration" and wait for the log and the sentiment bars.
             page.get_by_role("button", name="Run iteration").click()
             wait("the iteration log did not appear", lambda: page.wait_for_function(
                 "() => { const log = document.querySelector('.activetrader-log');"
                 " return log !== null && log.innerText.includes('RUNNING TRADING ITERATION'); }",
-                timeout=RUN_TIMEOUT_MS))
-            wait("the sentiment chart was not redrawn", lambda: page.wait_for_function(
-                "() => document.querySelectorAll('.activetrader-sentiment-chart .barlayer .point').length >= 6",
                 timeout=RUN_TIMEOUT_MS))
             page.wait_for_timeout(500)  # let plotly finish its transition before the screenshot
             _screenshot(page, shot)
@@ -193,16 +211,40 @@ def test_dashboard_in_voila_renders_runs_an_iteration_and_updates_the_charts(voi
             assert "STEP 1" in log_text and "STEP 4" in log_text, log_text
             assert "ENTER WMT" in log_text, log_text  # the embedded default's first iteration buys WMT
             assert "Iteration complete: 12 order(s) submitted, 0 rejected" in log_text, log_text
-            sentiment_after = _bars(page, "activetrader-sentiment-chart")
             ticks_after = page.locator(".activetrader-sentiment-chart .xtick text").all_text_contents()
-            # five RSI bars appear next to the bearish-ratio bar (whose empty slot exists from the start)
-            assert sentiment_after == 6 and sentiment_before <= 1, (sentiment_before, sentiment_after)
-            for symbol in ("AAPL", "MSFT", "GOOGL", "NVDA", "TSLA"):
-                assert symbol in ticks_after and symbol not in ticks_before, (ticks_before, ticks_after)
+            assert _bars(page, "activetrader-sentiment-chart") == 6
+            for symbol in SENTIMENT_SYMBOLS:
+                assert symbol in ticks_after, ticks_after
             weight_ticks = page.locator(".activetrader-weights-chart .xtick text").all_text_contents()
             assert "ADBE" in weight_ticks and _bars(page, "activetrader-weights-chart") >= 10, (
                 "the weights chart shows no bars for the ten legacy positions; its x ticks: "
                 f"{weight_ticks}")
+
+            # The Backtest tab: one click on "Run backtest" replays the year before the trader's
+            # clock (251 daily iterations) and the equity chart, empty until then, draws its curve.
+            page.get_by_role("tab", name="Backtest").click()  # the kernel builds the tab now
+            run_backtest = page.get_by_role("button", name="Run backtest")
+            wait("the Backtest tab did not show", lambda: (
+                run_backtest.wait_for(state="visible", timeout=RUN_TIMEOUT_MS),
+                page.locator(".activetrader-equity-chart .main-svg").first.wait_for(timeout=RUN_TIMEOUT_MS)))
+            assert _equity_points(page) == 0, "the equity chart has a curve before any backtest"
+            run_backtest.click()
+            # plotly drops collinear points from the SVG path (flat stretches), hence "> 20", not 252
+            wait("the equity chart did not draw the backtest", lambda: page.wait_for_function(
+                f"() => ({_EQUITY_POINTS_JS}) > 20", timeout=RUN_TIMEOUT_MS))
+            wait("the backtest status and stats did not update", lambda: page.wait_for_function(
+                "() => (document.querySelector('.activetrader-backtest-status') || {}).innerText"
+                "?.includes('251 iterations')", timeout=RUN_TIMEOUT_MS))  # drawn last, after the stats
+            title = page.locator(".activetrader-equity-chart .gtitle").text_content() or ""
+            assert title.startswith("Equity 100,000.00 -> ") and "max drawdown" in title, title
+            _no_kernel_error(page)
+            stats = page.locator(".activetrader-backtest-stats").inner_text()
+            assert "total_return" in stats and "gapped_stops" in stats, stats
+            assert page.locator(".activetrader-stat-iterations").inner_text() == "251", stats
+            errors = page.locator(".activetrader-backtest .activetrader-error").all_inner_texts()
+            assert not any(e.strip() for e in errors), errors  # the panels' and the run's error lines
+            page.wait_for_timeout(300)
+            _screenshot(page, ARTIFACTS / "dashboard-backtest.png")
         finally:
             browser.close()
     assert not page_errors, f"uncaught errors in the page: {page_errors}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipywidgets as W
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from alpaca.trading.requests import GetOrdersRequest
 from IPython.core.formatters import DisplayFormatter
 from test_panels import WIDGET_VIEW, frontend  # noqa: F401  (the autouse fake-comm fixture)
 
@@ -42,9 +44,9 @@ def test_dashboard_run_keeps_report_and_logs_narrative(dash):
     report = dash.run()
 
     assert dash.reports == [report]
-    assert "RUNNING TRADING ITERATION" in dash.log.value
-    assert "<details open class='activetrader-log-entry'>" in dash.log.value
-    assert "12 submitted, 0 rejected, 3 warning(s)" in dash.log.value
+    assert "RUNNING TRADING ITERATION" in dash.iteration_log.value
+    assert "<details open class='activetrader-log-entry'>" in dash.iteration_log.value
+    assert f"12 submitted, 0 rejected, {len(report.warnings)} warning(s)" in dash.iteration_log.value
     assert dash.run_button.disabled is False
 
 
@@ -52,19 +54,17 @@ def test_dashboard_button_click_runs_an_iteration(dash):
     dash.run_button.click()
 
     assert len(dash.reports) == 1
-    assert "RUNNING TRADING ITERATION" in dash.log.value
+    assert "RUNNING TRADING ITERATION" in dash.iteration_log.value
 
 
 def test_dashboard_click_in_browser_runs_and_sends_log(dash, frontend):
     frontend.click(dash.run_button)
 
     assert len(dash.reports) == 1
-    assert "RUNNING TRADING ITERATION" in frontend.sent(dash.log, "value")[-1]
+    assert "RUNNING TRADING ITERATION" in frontend.sent(dash.iteration_log, "value")[-1]
 
 
 def test_dashboard_sentiment_chart_shows_the_report(dash):
-    assert dash.sentiment_fig.data[0].y == ()  # nothing before the first run
-
     report = dash.run()
 
     bars, overbought, _, ratio, threshold = dash.sentiment_fig.data
@@ -72,6 +72,43 @@ def test_dashboard_sentiment_chart_shows_the_report(dash):
     assert bars.y == tuple(report.sentiment.values())
     assert overbought.y == (70.0, 70.0) and threshold.y == (0.6, 0.6)
     assert ratio.y == (report.bearish_ratio,)
+
+
+def test_dashboard_sentiment_chart_shows_rsi_on_open_without_an_iteration(tmp_path, frontend):
+    trader = Trader(journal=tmp_path / "journal.sqlite")
+    orders_before = len(trader.broker.get_orders(GetOrdersRequest(status="all")))
+
+    dash = Dashboard(trader)
+    bars, ratio = dash.sentiment_fig.data[0], dash.sentiment_fig.data[3]
+    shown = dict(zip(bars.x, bars.y, strict=True))
+    opened = frontend.connect(dash.sentiment_fig)["_widget_data"][0]  # what a page loading now gets
+
+    # nothing was traded or journaled to draw it
+    assert len(trader.broker.get_orders(GetOrdersRequest(status="all"))) == orders_before
+    assert len(trader.journal.iterations()) == 0
+    # the five sentiment symbols, each with a real RSI (0..100), already in the widget state
+    assert list(shown) == ["AAPL", "MSFT", "GOOGL", "NVDA", "TSLA"]
+    assert all(v is not None and 0 < v < 100 for v in shown.values()), shown
+    assert opened["x"] == list(shown) and opened["y"] == list(shown.values())
+    hot = sum(v > 70 for v in shown.values())
+    assert f"{hot} of 5 overbought" in dash.sentiment_fig.layout.title.text
+    assert "at 2024-08-27 09:00 ET" in dash.sentiment_fig.layout.title.text
+    # ...and they are exactly the numbers the first iteration at this moment decides on
+    report = trader.iteration(dry_run=True)
+    assert shown == report.sentiment
+    assert ratio.y == (report.bearish_ratio,) == (hot / 5,)
+    dash.close()
+    trader.close()
+
+
+def test_dashboard_sentiment_setting_change_redraws_the_sentiment_chart(dash, trader):
+    trader.settings.hedge.sentiment_symbols = ("AAPL", "TSLA")
+
+    assert dash.sentiment_fig.data[0].x == ("AAPL", "TSLA")
+    assert dash.sentiment_fig.data[0].y == tuple(trader.iteration(dry_run=True).sentiment.values())
+
+    dash.hedge.widgets["hedge.overbought"].value = 55.0  # through the panel, too
+    assert dash.sentiment_fig.data[1].y == (55.0, 55.0)
 
 
 def test_dashboard_weights_chart_follows_positions_through_run_and_advance(dash, trader):
@@ -95,7 +132,9 @@ def test_dashboard_charts_reach_a_view_opened_after_the_run(dash, frontend):
     # what a Voila page (or a second display) loading now renders, not the figure as built
     sentiment = frontend.connect(dash.sentiment_fig)["_widget_data"][0]
     weights = frontend.connect(dash.weights_fig)["_widget_data"][0]
-    assert sentiment["x"] == list(report.sentiment) and sentiment["y"] == list(report.sentiment.values())
+    # the sentiment at the new moment (16:00) reached the state, not only the 09:00 report's
+    assert sentiment["x"] == list(report.sentiment) and sentiment["y"] == list(dash.sentiment_fig.data[0].y)
+    assert sentiment["y"] != list(report.sentiment.values())
     assert dict(zip(weights["x"], weights["y"], strict=True)) == long_weights(dash.weights_fig)
     assert "WMT" in weights["x"]
 
@@ -110,8 +149,8 @@ def test_dashboard_run_error_is_logged_not_raised(dash, trader, monkeypatch):
     dash.run_button.click()  # a click does not raise either
 
     assert dash.reports == [] and len(dash.errors) == 2
-    assert "Iteration failed: RuntimeError: broker unreachable" in dash.log.value
-    assert "activetrader-log-error" in dash.log.value
+    assert "Iteration failed: RuntimeError: broker unreachable" in dash.iteration_log.value
+    assert "activetrader-log-error" in dash.iteration_log.value
     assert dash.run_button.disabled is False
 
 
@@ -124,8 +163,8 @@ def test_dashboard_chart_error_is_logged_and_report_kept(dash, monkeypatch):
     report = dash.run()
 
     assert dash.reports == [report]
-    assert "Updating the sentiment chart failed: ValueError: bad figure" in dash.log.value
-    assert "RUNNING TRADING ITERATION" in dash.log.value
+    assert "Updating the sentiment chart failed: ValueError: bad figure" in dash.iteration_log.value
+    assert "RUNNING TRADING ITERATION" in dash.iteration_log.value
 
 
 def test_dashboard_log_is_newest_first_with_newest_iteration_open(dash):
@@ -133,7 +172,7 @@ def test_dashboard_log_is_newest_first_with_newest_iteration_open(dash):
     dash.advance()
     second = dash.run()
 
-    log = dash.log.value
+    log = dash.iteration_log.value
     newest = f"Iteration {second.timestamp.tz_convert(ET):%Y-%m-%d %H:%M} ET"
     oldest = f"Iteration {first.timestamp.tz_convert(ET):%Y-%m-%d %H:%M} ET"
     assert log.index(newest) < log.index("Advanced the simulated clock") < log.index(oldest)
@@ -146,7 +185,7 @@ def test_dashboard_log_keeps_only_log_size_entries_but_every_report(trader):
         dash.run()
 
     assert len(dash.reports) == 3
-    assert dash.log.value.count("activetrader-log-entry") == 2
+    assert dash.iteration_log.value.count("activetrader-log-entry") == 2
     dash.close()
 
 
@@ -156,7 +195,7 @@ def test_dashboard_dry_run_checkbox_submits_nothing(dash):
     report = dash.run()
 
     assert report.dry_run is True and report.submitted == ()
-    assert "dry run" in dash.log.value
+    assert "dry run" in dash.iteration_log.value
 
 
 # ---------------------------------------------------------------- status and clock
@@ -173,8 +212,11 @@ def test_dashboard_advance_moves_simulated_clock_to_next_close(dash, trader):
     dash.advance_button.click()
 
     assert trader.now == pd.Timestamp("2024-08-27 16:00", tz=ET)
-    assert "Advanced the simulated clock to 2024-08-27 16:00 ET" in dash.log.value
+    assert "Advanced the simulated clock to 2024-08-27 16:00 ET" in dash.iteration_log.value
     assert "2024-08-27 16:00 ET" in dash.status.value
+    # the sentiment chart follows the clock: the RSI a decision at 16:00 would use
+    assert "at 2024-08-27 16:00 ET" in dash.sentiment_fig.layout.title.text
+    assert dash.sentiment_fig.data[0].y == tuple(trader.iteration(dry_run=True).sentiment.values())
 
 
 class _RealTimeBroker:
@@ -193,9 +235,9 @@ def test_dashboard_has_no_advance_button_for_a_real_time_broker(trader):
     dash = Dashboard(Trader(broker=_RealTimeBroker(trader.broker), market=trader.market))
 
     assert dash.advance_button is None
-    assert all(getattr(w, "description", "") != "Advance one day" for w in dash.widget.children[3].children)
+    assert all(getattr(w, "description", "") != "Advance one day" for w in dash.buttons_box.children)
     dash.advance()
-    assert "Advance failed: TypeError: this broker runs in real time" in dash.log.value
+    assert "Advance failed: TypeError: this broker runs in real time" in dash.iteration_log.value
     dash.close()
 
 
@@ -224,16 +266,25 @@ def test_dashboard_close_stops_following_settings(trader):
     trader.settings.rebalance.max_position_pct = 0.10
 
     assert dash.weights_fig.data[2].y == (0.15, 0.15)
-    assert dash.bracket.widgets["bracket.stop_loss_pct"].comm is None and dash.widget.comm is None
+    assert dash.bracket.widgets["bracket.stop_loss_pct"].comm is None and dash.comm is None
 
 
-# ---------------------------------------------------------------- display and hooks
-def test_dashboard_displays_as_its_widget_with_stable_hooks(dash):
+# ---------------------------------------------------------------- display, layout and hooks
+def descendants(widget) -> list:
+    """Every widget shown under ``widget`` (children of boxes and tabs, recursively)."""
+    out = []
+    for child in getattr(widget, "children", ()):
+        out += [child, *descendants(child)]
+    return out
+
+
+def test_dashboard_displays_itself_with_stable_hooks(dash):
     data, _ = DisplayFormatter().format(dash)
 
-    assert data[WIDGET_VIEW]["model_id"] == dash.widget.model_id
-    assert "activetrader-dashboard" in dash.widget._dom_classes
-    assert "activetrader-log" in dash.log._dom_classes
+    assert isinstance(dash, W.VBox) and dash.widget is dash
+    assert data[WIDGET_VIEW]["model_id"] == dash.model_id
+    assert "activetrader-dashboard" in dash._dom_classes
+    assert "activetrader-log" in dash.iteration_log._dom_classes
     assert "activetrader-status" in dash.status._dom_classes
     assert (dash.run_button.description, dash.run_button._dom_classes) == ("Run iteration", ("activetrader-run",))
     assert (dash.advance_button.description, dash.advance_button._dom_classes) == (
@@ -241,7 +292,27 @@ def test_dashboard_displays_as_its_widget_with_stable_hooks(dash):
     assert isinstance(dash.sentiment_fig, go.FigureWidget) and isinstance(dash.weights_fig, go.FigureWidget)
     assert "activetrader-sentiment-chart" in dash.sentiment_fig._dom_classes
     assert "activetrader-weights-chart" in dash.weights_fig._dom_classes
-    shown = {id(w) for box in dash.widget.children for w in [box, *getattr(box, "children", ())]}
-    for w in (dash.bracket.widget, dash.hedge.widget, dash.rebalance.widget, dash.run_button,
-              dash.log, dash.status, dash.sentiment_fig, dash.weights_fig):
+    assert dash.tabs.titles[0] == "Live" and dash.tabs.children[0] is dash.live
+    shown = {id(w) for w in descendants(dash.live)}
+    for w in (dash.bracket, dash.hedge, dash.rebalance, dash.run_button, dash.iteration_log, dash.status,
+              dash.sentiment_fig, dash.weights_fig, dash.run_control):
         assert id(w) in shown
+
+
+def test_dashboard_live_tab_has_the_live_loop_control(dash, trader):
+    assert dash.run_control.trader is trader and dash.run_control.start_button.description == "Start"
+    assert dash.run_control.status.value == "<b>not running</b>"
+
+    dash.close()  # closes the control with the dashboard
+
+    assert dash.run_control.comm is None and dash.run_control.start_button.comm is None
+
+
+def test_dashboard_composes_in_a_layout_and_still_runs(dash, trader, frontend):
+    row = W.HBox([dash, W.HTML("notes")])
+    tabs = W.Tab(children=[row])
+
+    frontend.click(dash.run_button)
+
+    assert tabs.children[0].children[0] is dash
+    assert len(dash.reports) == 1 and "RUNNING TRADING ITERATION" in dash.iteration_log.value

@@ -142,3 +142,51 @@ def test_historical_real_data_loads_aapl_and_spy(tmp_path, real_data_dir):
     assert frame.index[0] == ("SPY", pd.Timestamp("2024-11-29 05:00", tz="UTC"))
     i = int(np.searchsorted(m.arrays("SPY").start, pd.Timestamp("2024-11-29", tz="UTC").value))
     assert pd.Timestamp(int(m.arrays("SPY").end[i]), tz="UTC") == pd.Timestamp("2024-11-29 18:00", tz="UTC")
+
+
+# -- every data error names the symbol (issue 7) ---------------------------------------------
+def _bad_frames():
+    good = _daily()
+    return {
+        "empty frame": good.iloc[0:0],
+        "missing columns": good.drop(columns=["close"]),
+        "no time column": good.drop(columns=["date"]),
+        "unreadable times": good.assign(date=["2024-01-02", "not a date", "2024-01-04", "2024-01-05", "2024-01-08"]),
+        "missing time": good.assign(date=["2024-01-02", None, "2024-01-04", "2024-01-05", "2024-01-08"]),
+        "NaN price": _daily(close=(2, np.nan)),
+        "text price": good.assign(open=["1", "x", "3", "4", "5"]),
+        "high below low": _daily(high=(1, 90.0)),
+        "negative volume": _daily(volume=(0, -1.0)),
+        "not positive": _daily(low=(0, 0.0)),
+        "unsorted": good.iloc[[1, 0, 2, 3, 4]],
+        "duplicate": good.iloc[[0, 1, 1, 2, 3]],
+        "weekend": good.assign(date=["2024-01-02", "2024-01-03", "2024-01-06", "2024-01-08", "2024-01-09"]),
+        "not a frame": [1, 2, 3],
+        "columns differing in case": good.assign(Close=good["close"]),
+        "single intraday bar": _hourly(["2024-01-02 10:00"]),
+        "odd bar length": _hourly(["2024-01-02 10:00", "2024-01-02 11:30", "2024-01-02 13:00"]),
+    }
+
+
+@pytest.mark.parametrize("problem", list(_bad_frames()))
+def test_historical_market_data_error_names_the_symbol(problem):
+    with pytest.raises((ValueError, TypeError)) as err:
+        HistoricalMarket({"ZZTOP": _bad_frames()[problem]})
+    assert "ZZTOP" in str(err.value), f"{problem}: {err.value}"
+
+
+def test_historical_market_bad_symbol_among_good_ones_is_the_one_named():
+    with pytest.raises(ValueError, match=r"^QQQ: no bars \(an empty frame\)"):
+        HistoricalMarket({"AAA": _daily(), "QQQ": _daily().iloc[0:0], "ZZZ": _daily()})
+
+
+def test_historical_market_from_folder_names_the_symbol_of_an_unreadable_file(tmp_path):
+    _daily().to_csv(tmp_path / "AAA.csv", index=False)
+    (tmp_path / "BAD.parquet").write_bytes(b"this is not parquet")
+    with pytest.raises(ValueError, match=r"^BAD: cannot read .*BAD\.parquet"):
+        HistoricalMarket.from_folder(tmp_path)
+
+
+def test_historical_market_single_intraday_bar_error_says_which_symbol():
+    with pytest.raises(ValueError, match=r"^ONE: cannot infer the bar length from a single intraday bar"):
+        HistoricalMarket({"ONE": _hourly(["2024-01-02 10:00"])})

@@ -19,12 +19,13 @@ import pytest
 from activetrader import IterationReport
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-TUTORIALS = ("01_quickstart", "02_bracket_orders", "03_hedging", "04_rebalancing", "05_oop_concepts")
+TUTORIALS = ("01_quickstart", "02_bracket_orders", "03_hedging", "04_rebalancing", "05_oop_concepts",
+             "06_backtesting", "07_alpaca_sandbox", "08_live_trailing_streaming", "09_sweeps")
 ALL = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
 IGNORE = "NBVAL_IGNORE_OUTPUT"
 #: Source that makes a chart or a widget: the toolkit's chart functions, its panels and
-#: dashboard, plotly figures.
-FIGURE_SOURCE = re.compile(r"\b\w+_chart\(|\b\w*Panel\(|\bDashboard\(|\bFigureWidget\(|\bgo\.Figure\(")
+#: dashboard, plotly figures, a result's ``.plot()``.
+FIGURE_SOURCE = re.compile(r"\b\w+_chart\(|\b\w*Panel\(|\bDashboard\(|\bFigureWidget\(|\bgo\.Figure\(|\.plot\(|\.heatmap\(")
 #: Outputs that are a chart or a widget.
 FIGURE_MIME = ("application/vnd.plotly.v1+json", "application/vnd.jupyter.widget-view+json")
 #: Markers that would hide a cell from strict comparison or from running at all.

@@ -11,6 +11,7 @@ import html
 import logging
 
 import comm
+import ipywidgets as W
 import pytest
 from comm.base_comm import BaseComm
 from IPython.core.formatters import DisplayFormatter
@@ -198,7 +199,7 @@ def test_panel_close_unsubscribes_and_closes_widgets(settings):
     settings.bracket.stop_loss_pct = 0.02
 
     assert box.value == 0.05  # no longer redrawn
-    assert box.comm is None and panel.widget.comm is None
+    assert box.comm is None and panel.comm is None
     panel.close()  # idempotent
 
 
@@ -330,19 +331,58 @@ def test_settings_panel_ad_hoc_fields(settings):
     panel = SettingsPanel(settings, fields=["entry.oversold", "schedule.market_hours_only"], title="Entries")
     panel.widgets["entry.oversold"].value = 25.0
     assert settings.entry.oversold == 25.0
-    assert "Entries" in panel.widget.children[0].value
+    assert "Entries" in panel.children[0].value
     panel.close()
 
     with pytest.raises(ValueError, match="'bracket.stop_los_pct' is not a setting"):
         SettingsPanel(settings, fields=["bracket.stop_los_pct"])
 
 
-def test_panel_displays_as_its_widget_with_stable_classes(bracket):
+def test_panel_is_a_widget_displayed_as_itself_with_stable_classes(bracket):
     data, _ = DisplayFormatter().format(bracket)
 
-    assert data[WIDGET_VIEW]["model_id"] == bracket.widget.model_id
-    assert {"activetrader-panel", "activetrader-panel-bracket"} <= set(bracket.widget._dom_classes)
+    assert isinstance(bracket, W.VBox) and bracket.widget is bracket
+    assert data[WIDGET_VIEW]["model_id"] == bracket.model_id
+    assert {"activetrader-panel", "activetrader-panel-bracket"} <= set(bracket._dom_classes)
     assert "activetrader-field-bracket-stop_loss_pct" in bracket.widgets["bracket.stop_loss_pct"]._dom_classes
     assert "activetrader-error" in bracket.error_widget._dom_classes
     assert bracket.widgets["bracket.stop_loss_pct"].tooltip  # every field explains itself
     assert repr(bracket).startswith("BracketPanel(stop_loss_pct=0.05, take_profit_pct=0.15")
+
+
+# ---------------------------------------------------------------- composing (issue 9, item 5)
+def test_panels_compose_in_an_hbox_and_still_validate_and_redraw(frontend):
+    trader = Trader()
+    row = W.HBox([BracketPanel(trader), HedgePanel(trader)])  # raised a TraitError before
+    bracket, hedge = row.children
+    stop = bracket.widgets["bracket.stop_loss_pct"]
+
+    frontend.set(stop, value=1.5)                      # an invalid edit in the browser
+    assert trader.settings.bracket.stop_loss_pct == 0.05
+    assert frontend.sent(stop, "value")[-1] == 0.05     # put back on screen
+    assert "must be &gt; 0 and &lt; 1" in bracket.error_widget.value
+
+    frontend.set(hedge.widgets["hedge.overbought"], value=65.0)   # a valid one
+    trader.settings.bracket.take_profit_pct = 0.2                # a change in code
+    assert trader.settings.hedge.overbought == 65.0
+    assert frontend.sent(bracket.widgets["bracket.take_profit_pct"], "value")[-1] == 0.2
+    for panel in row.children:
+        panel.close()
+
+
+def test_panels_compose_in_a_tab_and_display_inside_it(settings, frontend):
+    tabs = W.Tab(children=[BracketPanel(settings), HedgePanel(settings), RebalancePanel(settings)],
+                 titles=["Brackets", "Hedge", "Sizing"])
+    data, _ = DisplayFormatter().format(tabs)
+    rebalance = tabs.children[2]
+
+    # the browser renders the tab's children by model id: the panels themselves
+    assert data[WIDGET_VIEW]["model_id"] == tabs.model_id
+    assert frontend.connect(tabs)["children"] == [f"IPY_MODEL_{p.model_id}" for p in tabs.children]
+    frontend.set(rebalance.widgets["rebalance.max_position_pct"], value=0.1)
+    assert settings.rebalance.max_position_pct == 0.1
+    frontend.set(rebalance.widgets["entry.position_pct"], value=0.0)
+    assert rebalance.error == "entry.position_pct = 0.0 is not allowed: must be > 0 and <= 1"
+    assert settings.entry.position_pct == 0.05
+    for panel in tabs.children:
+        panel.close()

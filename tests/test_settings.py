@@ -23,7 +23,7 @@ def test_settings_defaults_equal_the_guide():
     s = Settings()
     assert s.bracket.model_dump() == {
         "stop_loss_pct": 0.05, "take_profit_pct": 0.15, "trailing_stop_pct": None,
-        "time_in_force": "gtc", "near_stop_points": 2.0}
+        "time_in_force": "gtc", "near_stop_pct": 0.02}
     assert s.hedge.model_dump() == {
         "enabled": True, "sentiment_symbols": ("AAPL", "MSFT", "GOOGL", "NVDA", "TSLA"),
         "overbought": 70.0, "bearish_ratio": 0.60, "inverse_etf": "SH",
@@ -49,7 +49,7 @@ def test_settings_error_is_a_value_error():
     ("bracket", "take_profit_pct", 0, "must be > 0 and <= 10"),
     ("bracket", "trailing_stop_pct", 1.0, "must be > 0 and < 1, or None (off)"),
     ("bracket", "time_in_force", "ioc", "must be one of 'gtc', 'day'"),
-    ("bracket", "near_stop_points", -1.0, "must be >= 0"),
+    ("bracket", "near_stop_pct", -1.0, "must be >= 0 and < 1"),
     ("hedge", "overbought", 50, "must be > 50 and <= 100"),
     ("hedge", "bearish_ratio", 1.2, "must be > 0 and <= 1"),
     ("hedge", "inverse_etf", "QQQ", "must be one of 'SH', 'SPXS', 'SQQQ'"),

@@ -205,12 +205,17 @@ def test_protect_position_beyond_its_stop_exits_at_market():
 
 
 def test_protect_position_near_its_stop_is_warned():
-    snap = Snapshot.from_simple(cash=50_000, positions={"KO": (100, 60.0, 58.5)})
+    # Stop 57.00 (60 - 5%): at 58.00 the price is 1.7% above it, inside the 2% near_stop_pct band;
+    # at 58.50 it is 2.6% above, outside.
+    snap = Snapshot.from_simple(cash=50_000, positions={"KO": (100, 60.0, 58.0)})
+    far = Snapshot.from_simple(cash=50_000, positions={"KO": (100, 60.0, 58.5)})
 
     plan = decide(snap)
 
     assert plan.intents[0].stop_loss == 57.0
-    assert [(w.symbol, "1.50 points" in w.message) for w in plan.warnings] == [("KO", True)]
+    assert [(w.symbol, w.message) for w in plan.warnings] == [
+        ("KO", "price $58.00 is 1.7% above its stop $57.00")]
+    assert decide(far).warnings == ()
 
 
 def test_protect_position_past_take_profit_rebases_take_profit_on_current_price():

@@ -151,8 +151,9 @@ class _Counting:
         return counted
 
 
+@pytest.mark.parametrize("fast", [False, True])
 @pytest.mark.parametrize("n", [5, 200])
-def test_broker_and_data_calls_per_iteration_do_not_grow_with_the_watchlist(n):
+def test_broker_and_data_calls_per_iteration_do_not_grow_with_the_watchlist(n, fast):
     market = SimulatedMarket(seed=3, start="2024-01-02", end="2024-12-31", symbols=205)
     counted_market = _Counting(market)
     broker = _Counting(SimBroker(market, cash=100_000, start=pd.Timestamp("2024-09-03 09:00", tz=NY)))
@@ -161,10 +162,14 @@ def test_broker_and_data_calls_per_iteration_do_not_grow_with_the_watchlist(n):
     settings.hedge.sentiment_symbols = synthetic[-5:]
     settings.entry.watchlist = synthetic[:n]
     assert len(settings.entry.watchlist) == n
-    trader = Trader(broker=broker, market=counted_market, settings=settings)
+    trader = Trader(broker=broker, market=counted_market, settings=settings, fast=fast)
     trader.iteration(dry_run=True)  # decide only: what gathering costs
-    assert counted_market.calls == {"get_stock_bars": 1}
-    assert broker.calls == {"get_account": 2, "get_all_positions": 1, "get_orders": 1}
+    if fast:  # the native fast path (issue 7): the same calls, as plain rows and arrays
+        assert counted_market.calls == {"bar_windows": 1}
+        assert broker.calls == {"native_account": 2, "native_positions": 1, "native_orders": 1}
+    else:
+        assert counted_market.calls == {"get_stock_bars": 1}
+        assert broker.calls == {"get_account": 2, "get_all_positions": 1, "get_orders": 1}
 
 
 def test_dry_run_submits_nothing():

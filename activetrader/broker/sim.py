@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from dataclasses import dataclass
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
 from typing import Literal
 from uuid import UUID
 
+import numpy as np
 import pandas as pd
 from alpaca.trading.models import Asset, Clock, ClosePositionResponse, FailedClosePositionDetails, Order, Position, TradeAccount
 from alpaca.trading.requests import CancelOrderResponse, ClosePositionRequest, GetOrderByIdRequest, GetOrdersRequest, MarketOrderRequest, ReplaceOrderRequest
@@ -48,6 +50,7 @@ from . import rules
 from .errors import INVALID, NOT_FOUND, UNPROCESSABLE, api_error
 from .fills import DOWN, UP, bar_path, first_touch, path_time_to_ns, trailing_stop_level
 from .lifecycle import TERMINAL_STATUSES
+from .native import NativeAccount, NativeOrder, NativePosition
 from .orders import SimOrder, asset_id, enum_value, fmt_qty
 
 SameBar = Literal["worst", "best", "path"]
@@ -55,6 +58,23 @@ _ID_NS = uuid.UUID("0f6c2a4e-5b1d-4c4e-8f7a-73696d62726b")
 _INVERSE_ETFS = frozenset({"SH", "SPXS", "SQQQ", "SDS", "PSQ", "SPXU", "QID"})
 _NEVER = 2**63 - 1
 
+
+
+@dataclass(slots=True, eq=False)
+class _EngineCache:
+    """What the engine derives from market data, kept apart from the account state: it holds
+    the market, so a saved account (server/state.py) leaves it out and a reload rebuilds it."""
+
+    market: object
+    price_ns: int
+    #: symbol -> (bar arrays, ends as a list, starts as a list)
+    lists: dict = field(default_factory=dict)
+    #: symbol -> first bar index where its working orders can act (dropped when they change)
+    wake: dict = field(default_factory=dict)
+    #: advance_to before this instant has nothing to do (-1: unknown, look)
+    quiet_until: int = -1
+    #: last prices at ``price_ns``
+    prices: dict = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -134,6 +154,11 @@ class SimBroker:
         self.fills: list[Fill] = []
         self.realized_pl = 0.0
         self._now_ns = to_ns(start) if start is not None else int(market.start.value) - 1_000
+        self._gtc_expiry: tuple[int | None, int] = (None, 0)
+        self._market_has_clock = hasattr(market, "as_of")
+        #: Skip bars in which no working order can act (False walks every bar: the reference).
+        self.skip_quiet_bars = True
+        self._c = _EngineCache(market, self._now_ns)
         self._sync_market_clock()
 
     # ------------------------------------------------------------------ time
@@ -152,20 +177,28 @@ class SimBroker:
         if ns < self._now_ns:
             raise ValueError(f"advance_to({from_ns(ns)}) would go backwards: the broker is already at {self.now}")
         prev = self._now_ns
-        for symbol in list(self._working):
-            arr = self.market.arrays(symbol)
-            i0 = int(arr.end.searchsorted(prev, side="right"))
-            i1 = int(arr.end.searchsorted(ns, side="right"))
-            if i1 <= i0:
-                continue
-            # Plain Python values once per advance: numpy scalar access per field is the slow part.
-            bars = zip(arr.start[i0:i1].tolist(), arr.end[i0:i1].tolist(), arr.regular[i0:i1].tolist(),
-                       arr.open[i0:i1].tolist(), arr.high[i0:i1].tolist(), arr.low[i0:i1].tolist(),
-                       arr.close[i0:i1].tolist())
-            for bar in bars:
-                if symbol not in self._working:
-                    break
-                self._process_bar(symbol, *bar)
+        wake, skip = self._c.wake, self.skip_quiet_bars
+        if not (skip and ns < self._c.quiet_until):  # else no working order can act before ns
+            for symbol in list(self._working):
+                arr, ends, starts = self._ends(symbol)
+                i, i1 = bisect_right(ends, prev), bisect_right(ends, ns)
+                while symbol in self._working:
+                    if skip:  # jump to the first bar where a working order can act
+                        w = wake.get(symbol)
+                        if w is None or w < i:
+                            w = wake[symbol] = self._first_event_bar(symbol, arr, starts, i)
+                        if w >= i1:
+                            break
+                        i = w
+                    elif i >= i1:
+                        break
+                    self._process_bar(symbol, arr.start[i].item(), arr.end[i].item(), bool(arr.regular[i]),
+                                      arr.open[i].item(), arr.high[i].item(), arr.low[i].item(),
+                                      arr.close[i].item())
+                    wake.pop(symbol, None)  # the bar may have changed the orders: look again from the next
+                    i += 1
+            if skip:  # the earliest moment a bar in which some order can act is complete
+                self._c.quiet_until = self._next_event_ns()
         if ns >= self._next_expiry_ns:
             for order in [o for orders in self._working.values() for o in orders] + self._dormant_legs():
                 if order.expires_ns is not None and order.expires_ns <= ns and order.is_open:
@@ -176,8 +209,8 @@ class SimBroker:
         self._sync_market_clock()
 
     def _sync_market_clock(self) -> None:
-        if hasattr(self.market, "as_of"):
-            self.market.as_of = self.now
+        if self._market_has_clock:
+            self.market.as_of = self._now_ns
 
     # ------------------------------------------------------------------ prices
     def last_price(self, symbol: str) -> float:
@@ -186,9 +219,24 @@ class SimBroker:
         Before any bar of the symbol is complete, the first bar's open stands in (used only to
         size and check orders submitted before the market has printed).
         """
-        arr = self._arrays(symbol)
-        p = arr.last_close(self._now_ns)
-        return float(arr.open[0]) if p is None else p
+        if self._c.price_ns != self._now_ns:  # prices change only when the clock moves
+            self._c.prices.clear()
+            self._c.price_ns = self._now_ns
+        p = self._c.prices.get(symbol)
+        if p is None:
+            arr, ends, _ = self._ends(symbol)
+            i = bisect_right(ends, self._now_ns)
+            p = self._c.prices[symbol] = float(arr.close[i - 1]) if i else float(arr.open[0])
+        return p
+
+    def _ends(self, symbol: str):
+        """The symbol's bar arrays and their end times as a plain list (bisect on one value is
+        cheaper than a numpy call; the engine asks this for every symbol at every step)."""
+        hit = self._c.lists.get(symbol)
+        if hit is None:  # a market's bars never change once built
+            arr = self._arrays(symbol)
+            hit = self._c.lists[symbol] = (arr, arr.end.tolist(), arr.start.tolist())
+        return hit
 
     def _arrays(self, symbol: str):
         try:
@@ -232,6 +280,59 @@ class SimBroker:
                 if od.type == "trailing_stop" and od.active_from_ns <= start:
                     od.hwm = max(od.hwm, path[1], path[2]) if od.side == "sell" else min(od.hwm, path[1], path[2])
                     od.stop_price = round_price(trailing_stop_level(od.hwm, od.side, od.trail_percent, od.trail_price))
+
+    def _next_event_ns(self) -> int:
+        """When the first bar in which some working order can act is complete (-1: unknown)."""
+        first = _NEVER
+        for s in self._working:
+            w = self._c.wake.get(s)
+            if w is None:
+                return -1
+            ends = self._ends(s)[1]
+            if w < len(ends) and ends[w] < first:
+                first = ends[w]
+        return first
+
+    def _first_event_bar(self, symbol: str, arr, starts: list, i: int) -> int:
+        """The first bar at or after ``i`` in which some working order of ``symbol`` can do
+        anything (fill, trigger, expire, move a trailing mark); ``len(arr)`` if none.
+
+        Found with array comparisons over the bars ahead, so the engine skips the quiet bars in
+        between instead of walking each one for each resting order. A bar skipped here is one
+        :meth:`_process_bar` would have left unchanged (tests/test_engine_wake.py compares
+        the two bar by bar).
+        """
+        best = len(arr)
+        if i >= best:
+            return best
+        for od in self._working[symbol]:
+            j = self._order_event_bar(od, arr, starts, i, best)
+            if j < best:
+                best = j
+                if best <= i:
+                    break
+        return best
+
+    @staticmethod
+    def _order_event_bar(od: SimOrder, arr, starts: list, i: int, limit: int) -> int:
+        """:meth:`_first_event_bar` for one order, looking no further than ``limit``."""
+        if (od.time_in_force in ("ioc", "fok") or od.elected
+                or not (od.type == "limit" or (od.type == "stop" and od.side == "sell"))):
+            return i  # market, trailing, stop-limit, buy stop, IOC/FOK: walk bar by bar
+        lo = i if od.active_from_ns <= starts[i] else bisect_left(starts, od.active_from_ns, i)
+        hi = limit
+        if od.expires_ns is not None:  # _process_bar expires it at the first bar starting at/after
+            hi = min(hi, max(i, bisect_left(starts, od.expires_ns, i)))
+        if lo >= hi:
+            return hi
+        if od.type == "limit" and od.side == "sell":
+            hit = arr.high[lo:hi] >= od.limit_price
+        else:  # buy limit, sell stop: the path reaches the level iff the low does
+            hit = arr.low[lo:hi] <= (od.limit_price if od.type == "limit" else od.stop_price)
+        if not (od.type == "limit" and od.extended_hours):  # see _eligible
+            hit &= arr.regular[lo:hi]
+        k = int(hit.argmax())
+        return lo + k if hit[k] else hi
 
     @staticmethod
     def _eligible(od: SimOrder, regular: bool) -> bool:
@@ -323,11 +424,15 @@ class SimBroker:
 
     # ------------------------------------------------------------------ bookkeeping
     def _work(self, od: SimOrder) -> None:
+        self._c.wake.pop(od.symbol, None)
+        self._c.quiet_until = -1
         self._working.setdefault(od.symbol, []).append(od)
         if od.expires_ns is not None and od.expires_ns < self._next_expiry_ns:
             self._next_expiry_ns = od.expires_ns
 
     def _unwork(self, od: SimOrder) -> None:
+        self._c.wake.pop(od.symbol, None)
+        self._c.quiet_until = -1
         lst = self._working.get(od.symbol)
         if lst and od in lst:
             lst.remove(od)
@@ -370,9 +475,11 @@ class SimBroker:
         cal = self._cal
         if tif == "gtc":
             # GTC orders are cancelled 90 days after creation by a 4:15pm ET job (§1).
-            day = pd.Timestamp(self._now_ns, tz="UTC").tz_convert("America/New_York").normalize()
-            when = (day + pd.Timedelta(days=90) + pd.Timedelta(hours=16, minutes=15)).tz_convert("UTC")
-            return int(when.value), "cancel"
+            if self._gtc_expiry[0] != self._now_ns:  # the orders of one moment share it
+                day = pd.Timestamp(self._now_ns, tz="UTC").tz_convert("America/New_York").normalize()
+                when = (day + pd.Timedelta(days=90) + pd.Timedelta(hours=16, minutes=15)).tz_convert("UTC")
+                self._gtc_expiry = (self._now_ns, int(when.value))
+            return self._gtc_expiry[1], "cancel"
         if extended:
             return int(cal.post_closes[cal.session_at_or_after(self._now_ns)]), "expire"
         # IOC/FOK that found no bar to trade in by the close are cancelled, not expired.
@@ -557,26 +664,37 @@ class SimBroker:
 
     def get_orders(self, filter: GetOrdersRequest | None = None) -> list[Order]:
         f = filter or GetOrdersRequest()
-        status = enum_value(f.status) or "open"
         nested = bool(f.nested)
-        limit = min(int(f.limit or 50), 500)
-        symbols = {s.upper() for s in f.symbols} if f.symbols else None
-        side = enum_value(f.side)
-        after = to_ns(f.after) if f.after is not None else None
-        until = to_ns(f.until) if f.until is not None else None
+        chosen = self._select_orders(
+            status=enum_value(f.status) or "open", nested=nested, limit=min(int(f.limit or 50), 500),
+            symbols={s.upper() for s in f.symbols} if f.symbols else None, side=enum_value(f.side),
+            after=to_ns(f.after) if f.after is not None else None,
+            until=to_ns(f.until) if f.until is not None else None, asc=enum_value(f.direction) == "asc")
+        return [self._model(od, nested) for od in chosen]
+
+    def _select_orders(self, *, status: str, nested: bool, limit: int, symbols=None, side=None,
+                       after: int | None = None, until: int | None = None, asc: bool = False) -> list[SimOrder]:
+        """The orders a listing shows, in its order (one rule for both the alpaca-py and the native path)."""
+        if after is None:
+            pool = self._orders.values()
+        else:  # orders are stored in creation order and time never goes back: stop at the window's edge
+            pool = []
+            for od in reversed(self._orders.values()):
+                if od.created_ns <= after:
+                    break
+                pool.append(od)
         chosen = [
-            od for od in self._orders.values()
+            od for od in pool
             if self._visible(od, status)
             and (symbols is None or od.symbol in symbols)
             and (side is None or od.side == side)
-            and (after is None or od.created_ns > after)
             and (until is None or od.created_ns < until)
         ]
         if nested:  # a leg shows inside its parent when the parent is listed too
             ids = {od.id for od in chosen}
             chosen = [od for od in chosen if not (od.parent_id and od.parent_id in ids)]
-        chosen.sort(key=lambda o: (o.created_ns, o.seq), reverse=enum_value(f.direction) != "asc")
-        return [self._model(od, nested) for od in chosen[:limit]]
+        chosen.sort(key=lambda o: (o.created_ns, o.seq), reverse=not asc)
+        return chosen[:limit]
 
     def _get(self, order_id) -> SimOrder:
         od = self._orders.get(str(order_id))
@@ -646,6 +764,40 @@ class SimBroker:
             self._work(new)
         return self._model(new, nested=False)
 
+    # ------------------------------------------------------------------ native fast path
+    def native_account(self) -> NativeAccount:
+        """``get_account()``'s cash, equity and buying power as floats, without the model."""
+        lmv = self._market_value()
+        equity = self._cash + lmv
+        bp = self._buying_power(equity, lmv)
+        return NativeAccount(float(f"{self._cash:.2f}"), float(f"{equity:.2f}"), float(f"{bp:.2f}"))
+
+    def native_positions(self) -> list[NativePosition]:
+        """``get_all_positions()`` as plain rows (same order, same numbers as the models read back)."""
+        return [NativePosition(s, float(fmt_qty(p.qty)), p.avg_entry_price, self.last_price(s),
+                               float(fmt_qty(self.qty_available(s))))
+                for s, p in sorted(self._positions.items())]
+
+    def native_orders(self, *, after=None, limit: int | None = None, keep=None) -> list[NativeOrder]:
+        """A nested ``status="all"`` listing (as :meth:`get_orders` makes it) flattened to rows:
+        each listed order, then its legs (``parent_id`` set). ``after`` as for ``get_orders``
+        (an int is ns UTC); ``limit`` None lists every order after ``after``, as paging through
+        Alpaca's 500-order pages does (``activetrader.alpaca.list_orders``); ``keep``: only rows
+        whose status is in it (the parent's status does not matter for its legs). Costs the
+        orders created after ``after``, not all orders ever."""
+        rows: list[NativeOrder] = []
+        orders = self._orders
+        n = len(orders) if limit is None else min(int(limit), 500)
+        for od in self._select_orders(status="all", nested=True, limit=n,
+                                      after=to_ns(after) if after is not None else None):
+            if keep is None or od.status in keep:
+                rows.append(_native_order(od, None))
+            for i in od.leg_ids:
+                leg = orders[i]
+                if keep is None or leg.status in keep:
+                    rows.append(_native_order(leg, od.id))
+        return rows
+
     # ------------------------------------------------------------------ convenience
     def __repr__(self) -> str:
         return (f"SimBroker(now={self.now.isoformat()}, cash={self._cash:,.2f}, positions={len(self._positions)}, "
@@ -655,3 +807,36 @@ class SimBroker:
         """Every execution so far as a DataFrame (timestamp, order_id, symbol, side, qty, price, realized_pl)."""
         cols = [f.name for f in dataclasses.fields(Fill)]
         return pd.DataFrame([dataclasses.astuple(f) for f in self.fills], columns=cols)
+
+    def orders_frame(self) -> pd.DataFrame:
+        """Every order so far, legs included, in submission order, as a DataFrame (read-only;
+        times UTC): id, client_order_id, symbol, side, type, order_class, qty, status,
+        submitted_at, filled_at, filled_avg_price, limit_price, stop_price, parent_id, role."""
+        cols = ["id", "client_order_id", "symbol", "side", "type", "order_class", "qty", "status", "submitted_at",
+                "filled_at", "filled_avg_price", "limit_price", "stop_price", "parent_id", "role"]
+        nat = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
+        rows = [(o.id, o.client_order_id, o.symbol, o.side, o.type, o.order_class, o.qty, o.status, o.created_ns,
+                 nat if o.filled_ns is None else o.filled_ns, o.filled_avg_price, o.limit_price, o.stop_price,
+                 o.parent_id, o.role)
+                for o in sorted(self._orders.values(), key=lambda o: (o.created_ns, o.seq))]
+        columns = list(zip(*rows)) if rows else [()] * len(cols)
+        data = {}
+        for name, values in zip(cols, columns):
+            if name in ("submitted_at", "filled_at"):
+                ns = np.array(values, dtype=np.int64).view("datetime64[ns]")
+                data[name] = pd.DatetimeIndex(ns).tz_localize("UTC")
+            elif name in ("qty", "filled_avg_price", "limit_price", "stop_price"):
+                data[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
+            else:
+                data[name] = list(values)
+        return pd.DataFrame(data, columns=cols)
+
+
+def _native_order(od: SimOrder, parent_id: str | None) -> NativeOrder:
+    return NativeOrder(od.id, od.client_order_id, od.symbol, od.side, od.type, od.status, od.order_class,
+                       float(od.qty or 0), _opt(od.limit_price), _opt(od.stop_price), _opt(od.trail_percent),
+                       _opt(od.trail_price), parent_id)
+
+
+def _opt(x) -> float | None:
+    return None if x is None else float(x)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from bisect import bisect_left, bisect_right
 import warnings
 from typing import NamedTuple
 
@@ -73,6 +74,15 @@ class _View(NamedTuple):
     volume: np.ndarray
     trade_count: np.ndarray
     vwap: np.ndarray
+
+
+class BarWindow(NamedTuple):
+    """Bars ``start:stop`` of one symbol's cached view (see :meth:`MarketData.bar_windows`)."""
+
+    symbol: str
+    view: _View
+    start: int
+    stop: int
 
 
 def _aggregate(v: _View, first: np.ndarray, label: np.ndarray, end: np.ndarray) -> _View:
@@ -223,6 +233,41 @@ class MarketData:
                 i0 = max(i0, i1 - int(limit))
             parts.append((sym, v, i0, max(i0, i1)))
         return _frame(parts)
+
+    # -- native fast path ------------------------------------------------------------------
+    def bar_windows(self, symbols, start_ns: int, end_ns: int, timeframe: str = "1Day") -> list[BarWindow]:
+        """Per symbol, the bars :meth:`get_stock_bars` would return for ``start``/``end`` (bounds
+        on the bar label, inclusive; only bars complete by :attr:`as_of`) as index ranges into
+        cached arrays: no copies, no alpaca-py models. Symbols in alphabetical order; unknown
+        ones raise :class:`UnknownSymbolError` as there.
+
+        >>> from activetrader.market import SimulatedMarket
+        >>> m = SimulatedMarket(seed=7)
+        >>> m.as_of = "2024-03-04 14:00"
+        >>> w = m.bar_windows(["SPY"], 0, m.as_of.value)[0]
+        >>> float(w.view.close[w.stop - 1]) == float(m.bars("SPY")["close"].iloc[-1])
+        True
+        """
+        cache = self.__dict__.setdefault("_universes", {})
+        key = (tuple(symbols), timeframe)
+        entries = cache.get(key)
+        if entries is None:  # a universe seen before costs nothing to check again
+            tf = parse_timeframe(timeframe)[0]
+            # plain lists: bisect on one value beats a numpy call
+            entries = cache[key] = [(sym, v, v.label.tolist(), v.end.tolist())
+                                    for sym in self._symbol_list(symbols) for v in (self._view(sym, tf),)]
+        as_of = self._as_of_ns
+        out = []
+        for sym, v, label, end in entries:
+            i0 = bisect_left(label, start_ns)
+            complete = len(end) if as_of is None else bisect_right(end, as_of)
+            out.append(BarWindow(sym, v, i0, max(i0, min(complete, bisect_right(label, end_ns)))))
+        return out
+
+    @staticmethod
+    def windows_frame(windows: list[BarWindow]) -> pd.DataFrame:
+        """The ``BarSet.df``-shaped frame of :meth:`bar_windows` (what ``get_stock_bars(...).df`` holds)."""
+        return _frame([(w.symbol, w.view, w.start, w.stop) for w in windows if w.stop > w.start])
 
     # -- alpaca-py StockHistoricalDataClient drop-ins -----------------------------------
     def get_stock_bars(self, request_params):

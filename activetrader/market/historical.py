@@ -64,11 +64,15 @@ class HistoricalMarket(MarketData):
         parsed = {sym: _parse(sym, df) for sym, df in frames.items()}
         self.timeframe, bar_ns = _timeframe(parsed, timeframe)
         times = {sym: _dates(sym, p["times"]) if bar_ns is None else _utc(p["times"]) for sym, p in parsed.items()}
-        if not any(len(t) for t in times.values()):
-            raise ValueError(f"no bars in {', '.join(list(times)[:5])}")
-        lo = min(t[0] for t in times.values() if len(t))
-        hi = max(t[-1] for t in times.values() if len(t))
-        self.calendar = MarketCalendar(lo.strftime("%Y-%m-%d"), hi.strftime("%Y-%m-%d"))
+        lo = min(t[0] for t in times.values())
+        hi = max(t[-1] for t in times.values())
+        try:
+            self.calendar = MarketCalendar(lo.strftime("%Y-%m-%d"), hi.strftime("%Y-%m-%d"))
+        except Exception as e:  # e.g. dates the exchange calendar does not cover
+            first = next(s for s, t in times.items() if t[0] == lo)
+            last = next(s for s, t in times.items() if t[-1] == hi)
+            raise ValueError(f"{first} (first bar {lo}) .. {last} (last bar {hi}): no XNYS calendar for this span: "
+                             f"{e}") from None
         self.symbols = tuple(sorted(parsed))
         self._arrays: dict[str, BarArrays] = {}
         self._extras: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -91,7 +95,10 @@ class HistoricalMarket(MarketData):
             if sym in seen:
                 raise ValueError(f"{sym}: two files for one symbol ({seen[sym].name}, {file.name})")
             seen[sym] = file
-            frames[sym] = pd.read_csv(file) if suffix == ".csv" else pd.read_parquet(file)
+            try:
+                frames[sym] = pd.read_csv(file) if suffix == ".csv" else pd.read_parquet(file)
+            except Exception as e:  # pandas/pyarrow name neither the file nor the symbol
+                raise ValueError(f"{sym}: cannot read {file}: {type(e).__name__}: {e}") from None
         if not frames:
             raise ValueError(f"{folder}: no SYMBOL.csv or SYMBOL.parquet files")
         return cls(frames, timeframe=timeframe)
@@ -160,6 +167,8 @@ def _parse(sym: str, df: pd.DataFrame) -> dict:
     """Validated columns of one symbol: times (DatetimeIndex) and float arrays."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{sym}: expected a DataFrame, got {type(df).__name__}")
+    if len(df) == 0:
+        raise ValueError(f"{sym}: no bars (an empty frame); leave the symbol out or give it bars")
     cols: dict[str, str] = {}
     for c in df.columns:
         key = str(c).strip().lower()
@@ -261,13 +270,13 @@ def _timeframe(parsed: dict[str, dict], timeframe) -> tuple[str, int | None]:
     if timeframe is not None:
         return parse_timeframe(timeframe)
     found: dict[str, list[str]] = {}
+    single: list[str] = []
     for sym, p in parsed.items():
         t = p["times"]
-        if len(t) == 0:
-            continue
         if _daily_kind(t) is not None:
             tf = "1Day"
         elif len(t) < 2:
+            single.append(sym)
             continue
         else:
             minutes = int(round(np.median(np.diff(t.asi8)) / 60e9))
@@ -279,7 +288,8 @@ def _timeframe(parsed: dict[str, dict], timeframe) -> tuple[str, int | None]:
                                  "pass timeframe=") from None
         found.setdefault(tf, []).append(sym)
     if not found:
-        raise ValueError("cannot infer the bar length from single intraday bars; pass timeframe='1Hour' (or similar)")
+        raise ValueError(f"{', '.join(single[:5])}{'...' if len(single) > 5 else ''}: cannot infer the bar length "
+                         "from a single intraday bar; pass timeframe='1Hour' (or similar)")
     if len(found) > 1:
         detail = "; ".join(f"{tf}: {', '.join(syms[:5])}" for tf, syms in found.items())
         raise ValueError(f"symbols have different bar lengths ({detail}); load them separately or pass timeframe=")

@@ -38,6 +38,11 @@ def to_timestamp(value) -> pd.Timestamp:
 
 
 def to_ns(value) -> int:
+    """Int ns UTC of anything :func:`to_timestamp` takes (an int is already ns UTC)."""
+    if type(value) is int:
+        return value
+    if isinstance(value, pd.Timestamp) and value.tzinfo is not None:
+        return int(value.value)
     return int(to_timestamp(value).value)
 
 

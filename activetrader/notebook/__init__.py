@@ -4,19 +4,23 @@ In a notebook::
 
     %load_ext activetrader
     from activetrader import Trader
-    from activetrader.notebook import Dashboard, BracketPanel
+    from activetrader.notebook import Dashboard, BacktestPanel, BracketPanel
     trader = Trader()
-    Dashboard(trader)            # panels, "Run iteration", the log and live charts
+    Dashboard(trader)            # a "Live" tab (panels, "Run iteration", log, charts) and a "Backtest" tab
+    BacktestPanel(trader)        # settings, dates, "Run backtest", equity chart and stats
 
-Panels and the dashboard display as their ``.widget`` (an ipywidgets ``VBox``); the chart
-functions return ``go.Figure`` and update a figure passed as ``fig=`` in place.
+Panels, the backtest panel and the dashboard are ipywidgets (``VBox``es): display them or put
+them in any layout. The chart functions return ``go.Figure`` and update a figure passed as
+``fig=`` in place.
 """
 
+from .backtest_panel import BacktestPanel
 from .charts import equity_chart, levels_chart, position_levels_chart, sentiment_chart, weights_chart
 from .dashboard import Dashboard
 from .magics import load_ipython_extension
 from .panels import BracketPanel, HedgePanel, RebalancePanel, SettingsPanel
+from .run_control import RunControl
 
 __all__ = ["load_ipython_extension", "SettingsPanel", "BracketPanel", "HedgePanel", "RebalancePanel",
-           "Dashboard", "sentiment_chart", "weights_chart", "levels_chart", "position_levels_chart",
-           "equity_chart"]
+           "Dashboard", "BacktestPanel", "sentiment_chart", "weights_chart", "levels_chart", "position_levels_chart",
+           "equity_chart", "RunControl"]

@@ -121,12 +121,13 @@ def _sentiment_skeleton() -> go.Figure:
 def sentiment_chart(report: Any = None, *, sentiment: Mapping[str, float | None] | None = None,
                     overbought: float | None = None, oversold: float | None = None,
                     bearish_ratio: float | None = None, threshold: float | None = None,
-                    fig: go.Figure | None = None) -> go.Figure:
+                    at: Any = None, fig: go.Figure | None = None) -> go.Figure:
     """RSI per sentiment symbol against the overbought/oversold lines, and the bearish ratio
     against its threshold.
 
     ``report`` (an :class:`~activetrader.report.IterationReport`) supplies every value; the
-    keywords chart data without a report, or override a report's value. Defaults:
+    keywords chart data without a report, or override a report's value (``at``: the moment
+    named in the title, by default the report's timestamp). Defaults:
     ``overbought=70``, ``oversold=30``, ``threshold=0.6``; without a ``bearish_ratio`` the
     ratio bar is left empty (the chart does not recompute the strategy's rule). Bars are
     coloured by zone: above ``overbought`` red, below ``oversold`` green, else grey.
@@ -158,9 +159,9 @@ def sentiment_chart(report: Any = None, *, sentiment: Mapping[str, float | None]
               else COLORS["oversold"] if v < oversold else COLORS["neutral"] for v in values]
     hot = sum(1 for v in values if v is not None and v > overbought)
     bearish = bearish_ratio is not None and bearish_ratio >= threshold - _EPS
-    when = ""
-    if report is not None and getattr(report, "timestamp", None) is not None:
-        when = f" at {pd.Timestamp(report.timestamp).tz_convert(_NY):%Y-%m-%d %H:%M} ET"
+    if at is None and report is not None:
+        at = getattr(report, "timestamp", None)
+    when = "" if at is None else f" at {pd.Timestamp(at).tz_convert(_NY):%Y-%m-%d %H:%M} ET"
 
     fig = _reuse(fig, "sentiment_chart", _sentiment_skeleton)
     with fig.batch_update():

@@ -1,4 +1,5 @@
-"""IPython magics: ``%trade_iteration``, ``%positions``, ``%trader_settings``, ``%trader_status``.
+"""IPython magics: ``%trade_iteration``, ``%positions``, ``%trader_settings``, ``%trader_status``,
+``%trader_run`` and ``%trader_stop``.
 
 Load them with ``%load_ext activetrader``. Each magic is thin: it parses its line, finds the
 trader, calls one :class:`~activetrader.Trader` method and returns the result, which Jupyter
@@ -7,8 +8,11 @@ any assignment). A magic can do nothing that plain Python cannot::
 
     %trade_iteration --dry-run        # trader.iteration(dry_run=True)
     %positions --near 2               # trader.positions(), rows within 2% of a level
+    %positions --near                 # ... within settings.bracket.near_stop_pct
     %trader_settings bracket.stop_loss_pct=0.03 hedge.sentiment_symbols=AAPL,MSFT
     %trader_status                    # clock, cash, equity, counts
+    %trader_run --every 1h --speed 3600   # trader.run(): the live loop, in the background
+    %trader_stop                      # trader.stop()
 
 The trader is the variable named on the line (it must exist), or else ``trader``: when no
 name is given and there is no ``trader``, the embedded default ``Trader()`` (simulated
@@ -110,17 +114,21 @@ class ActiveTraderMagics(Magics):
     @line_magic
     @magic_arguments()
     @argument("trader_var", nargs="?", default=None, help=_VAR_HELP)
-    @argument("--near", metavar="PCT", type=float, default=None,
-              help="only positions within PCT percent of their stop or take-profit")
+    @argument("--near", metavar="PCT", type=float, nargs="?", default=None, const=-0.0,
+              help="only positions within PCT percent of their stop or take-profit "
+                   "(--near alone: settings.bracket.near_stop_pct)")
     def positions(self, line: str = ""):
         """Return the positions DataFrame (``trader.positions()``).
 
         One row per symbol: qty, entry, price, market value, weight, P/L, the broker-side
         stop and take-profit, the distance to each (fractions of the price), protected?,
-        inverse?. With ``--near PCT`` only rows within PCT percent of a level are kept.
+        inverse?. With ``--near PCT`` only rows within PCT percent of a level are kept;
+        ``--near`` alone uses ``settings.bracket.near_stop_pct`` (the one near-stop threshold).
         """
         args = parse_argstring(self.positions, line)
         near = args.near
+        if near is not None and near == 0 and math.copysign(1, near) < 0:  # --near without a value
+            near = self._trader(args.trader_var).settings.bracket.near_stop_pct * 100
         if near is not None and not (math.isfinite(near) and near >= 0):
             raise UsageError(f"--near must be a percentage >= 0, not {near:g}")
         frame = self._trader(args.trader_var).positions()
@@ -175,6 +183,40 @@ class ActiveTraderMagics(Magics):
                             market_open=bool(clock().is_open) if clock is not None else None,
                             cash=snap.account.cash, equity=snap.account.equity,
                             positions=len(snap.positions), open_orders=len(snap.orders))
+
+    # -- %trader_run / %trader_stop ---------------------------------------------------------
+    @line_magic
+    @magic_arguments()
+    @argument("trader_var", nargs="?", default=None, help=_VAR_HELP)
+    @argument("--every", metavar="DURATION", default=None,
+              help="time between iterations, like 1h or 15min (default: settings.schedule.every)")
+    @argument("--speed", metavar="N", type=float, default=None,
+              help="simulated broker: N simulated seconds per real second (default 3600)")
+    @argument("--iterations", metavar="N", type=int, default=None, help="stop after N iterations")
+    @argument("--stream", action="store_true", help="also react to streamed prices and order updates")
+    def trader_run(self, line: str = ""):
+        """Start the live loop in the background and return its handle (``trader.run()``).
+
+        The kernel stays usable while it runs; the handle shows status, iterations, the last
+        report and the next run time. ``%trader_stop`` ends it after the current iteration.
+        """
+        args = parse_argstring(self.trader_run, line)
+        trader = self._trader(args.trader_var)
+        try:
+            return trader.run(args.every, speed=args.speed, iterations=args.iterations, stream=args.stream)
+        except (ValueError, RuntimeError, SettingsError) as exc:
+            raise UsageError(str(exc).splitlines()[-1]) from None
+
+    @line_magic
+    @magic_arguments()
+    @argument("trader_var", nargs="?", default=None, help=_VAR_HELP)
+    def trader_stop(self, line: str = ""):
+        """Stop the live loop after its current iteration (``trader.stop()``); returns its handle."""
+        trader = self._trader(parse_argstring(self.trader_stop, line).trader_var)
+        handle = trader.stop()
+        if handle is None:
+            raise UsageError("this trader is not running (start it with %trader_run)")
+        return handle
 
     # -- the trader ------------------------------------------------------------------------
     def _trader(self, name: str | None) -> Trader:

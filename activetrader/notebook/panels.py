@@ -5,8 +5,9 @@ A panel holds no settings of its own. Changing a widget assigns the value throug
 the widget goes back to the value still in force. A change made in code (or in another
 panel) redraws the panel, because the panel subscribes to the settings.
 
-A panel is not itself a widget: it *has* one, ``panel.widget`` (a ``VBox``), and displays
-as it in Jupyter, JupyterLab, VS Code and Voila. Numbers are shown exactly as stored (as
+A panel *is* a widget (an ipywidgets ``VBox``): display it, or put it in any layout
+(``HBox([BracketPanel(t), HedgePanel(t)])``, a ``Tab``), in Jupyter, JupyterLab, VS Code and
+Voila. Numbers are shown exactly as stored (as
 fractions: ``0.05`` is 5%, with the percentage beside the box), so the widget value and the
 setting are always the same float. Bounds live only in ``Settings``: the number boxes are
 unbounded, so an out-of-range value reaches validation and is explained, not clamped.
@@ -39,6 +40,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import ipywidgets as W
 
 from ..settings import Settings, SettingsError
+from .view import WidgetView
 
 __all__ = ["SettingsPanel", "BracketPanel", "HedgePanel", "RebalancePanel"]
 
@@ -56,9 +58,9 @@ _FIELD_TEXT: dict[str, tuple[str, str, bool]] = {
     "bracket.time_in_force": (
         "Time in force", "gtc: the legs work until filled or cancelled (Alpaca cancels after "
         "90 days); day: they expire at the close.", False),
-    "bracket.near_stop_points": (
-        "Near-stop warning", "Warn when a price is within this many dollars (points) of its "
-        "stop.", False),
+    "bracket.near_stop_pct": (
+        "Near-stop warning", "Warn when a price is within this fraction of the price above its "
+        "stop (also what %positions --near and the stream monitor use).", True),
     "hedge.enabled": ("Hedge enabled", "Buy the inverse ETF when the market looks overbought.", False),
     "hedge.sentiment_symbols": (
         "Sentiment symbols", "Symbols whose RSI measures market sentiment, comma separated "
@@ -179,31 +181,6 @@ class _Control:
             self.readout.value = _pct(value)
 
 
-class WidgetView:
-    """Displays as its ``widget``; owns widgets (``_own``) and a settings subscription."""
-
-    widget: Any
-    _own: list
-    _unsubscribe: Callable[[], None] | None = None
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _parts(self) -> Iterable[WidgetView]:
-        """Views this one is made of, closed with it."""
-        return ()
-
-    def close(self) -> None:
-        """Stop following the settings and close the widgets (settings and trader are untouched)."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        for part in self._parts():
-            part.close()
-        for w in self._own:
-            w.close()
-
-
 class SettingsPanel(WidgetView):
     """A panel of settings fields (``"group.field"`` paths), bound to one ``Settings``.
 
@@ -213,8 +190,8 @@ class SettingsPanel(WidgetView):
 
         SettingsPanel(trader, fields=["entry.oversold", "entry.confidence_threshold"], title="Entries")
 
-    Attributes: ``widget`` (the ``VBox`` that is displayed), ``widgets`` (path -> the widget
-    holding its value), ``switches`` (path -> the "on" checkbox of an optional number),
+    The panel is a ``VBox`` (header, one row per field, the error line). Attributes:
+    ``widgets`` (path -> the widget holding its value), ``switches`` (path -> the "on" checkbox of an optional number),
     ``error`` (the message of the last rejected value, ``""`` when none) and
     ``error_widget`` (the red ``HTML`` line showing it). ``close()`` stops listening to the
     settings and closes the widgets.
@@ -226,7 +203,9 @@ class SettingsPanel(WidgetView):
 
     def __init__(self, settings_or_trader: Any, *, fields: Iterable[str] | None = None,
                  title: str | None = None) -> None:
-        self.settings = _settings_of(settings_or_trader)
+        settings = _settings_of(settings_or_trader)  # before any widget exists
+        super().__init__(layout=W.Layout(padding="4px 12px 4px 0", min_width="320px"))
+        self.settings = settings
         if fields is not None:
             self.fields = tuple(fields)
         if title is not None:
@@ -239,19 +218,17 @@ class SettingsPanel(WidgetView):
         self.error_widget = W.HTML("")
         self.error_widget.add_class("activetrader-error")
         header = W.HTML(f"<b>{html.escape(self.title)}</b>")
-        self.widget = W.VBox([header, *(c.row for c in self._controls.values()), self.error_widget],
-                             layout=W.Layout(padding="4px 12px 4px 0", min_width="320px"))
-        self.widget.add_class("activetrader-panel")
-        self.widget.add_class(f"activetrader-panel-{self.name}")
-        self._own = [header, self.error_widget, self.widget,
-                     *(w for c in self._controls.values() for w in c.widgets)]
+        self.children = [header, *(c.row for c in self._controls.values()), self.error_widget]
+        self.add_class("activetrader-panel")
+        self.add_class(f"activetrader-panel-{self.name}")
+        self._own = [header, self.error_widget, *(w for c in self._controls.values() for w in c.widgets)]
         self._syncing = False
         with self._sync():
             for path, control in self._controls.items():
                 control.show(self._get(path))
         for path, control in self._controls.items():
             control.observe(lambda change, path=path: self._on_widget(path))
-        self._unsubscribe: Callable[[], None] | None = self.settings.subscribe(self._on_settings)
+        self._unsubscribe = self.settings.subscribe(self._on_settings)
 
     # -------------------------------------------------------------- settings access
     def _get(self, path: str) -> Any:
@@ -316,7 +293,7 @@ class BracketPanel(SettingsPanel):
     title = "Bracket orders"
     name = "bracket"
     fields = ("bracket.stop_loss_pct", "bracket.take_profit_pct", "bracket.trailing_stop_pct",
-              "bracket.time_in_force", "bracket.near_stop_points")
+              "bracket.time_in_force", "bracket.near_stop_pct")
 
     def __init__(self, settings_or_trader: Any) -> None:
         super().__init__(settings_or_trader)

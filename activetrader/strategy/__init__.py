@@ -16,17 +16,21 @@ from .caps import INVERSE_ETFS, enforce_caps
 from .combined import CombinedStrategy
 from .draft import Draft
 from .indicators import rsi, rsi_by_symbol
-from .intents import (EnterBracket, ExitPosition, Intent, Plan, PlanWarning, ProtectPosition,
+from .intents import (EnterBracket, EnterPosition, ExitPosition, Intent, Plan, PlanWarning, ProtectPosition,
                       Skipped, TrimPosition)
 from .levels import bracket_levels, round_price
+from .passive import BuyAndHold
+from .simple import RsiBracket
 from .snapshot import AccountView, OrderView, PositionView, Snapshot
 
 __all__ = [
     "INVERSE_ETFS",
     "AccountView",
+    "BuyAndHold",
     "CombinedStrategy",
     "Draft",
     "EnterBracket",
+    "EnterPosition",
     "ExitPosition",
     "Intent",
     "OrderView",
@@ -34,6 +38,7 @@ __all__ = [
     "PlanWarning",
     "PositionView",
     "ProtectPosition",
+    "RsiBracket",
     "Skipped",
     "Snapshot",
     "Strategy",

@@ -10,6 +10,11 @@ cash, and shrinks or drops what would break a cap:
 * spending more than ``min(cash, buying_power)`` less the cash reserve (sell proceeds are
   not spendable until filled: Alpaca frees buying power only on the fill);
 * a stop wider than ``bracket.stop_loss_pct`` (the stop floor: it is tightened);
+* a plain buy (:class:`~activetrader.strategy.intents.EnterPosition`) beyond the position cap
+  (counting the shares already held), the inverse cap or cash (it shrinks, in whole shares);
+* a trailing-stop ratchet (:class:`~activetrader.strategy.intents.RaiseStop`) that would lower
+  a stop, sit within $0.01 of the current price, break the sub-penny rule or touch a position
+  the plan exits (it is dropped);
 * non-whole-share bracket/OCO quantities (Alpaca rejects fractional brackets), brackets that
   would add to an existing position (``bracket orders must be entry orders``) and bracket
   levels Alpaca would reject (sub-penny, or within $0.01 of the base price).
@@ -23,7 +28,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import replace
 
-from .intents import EnterBracket, ExitPosition, Plan, PlanWarning, ProtectPosition, TrimPosition
+from .intents import (EnterBracket, EnterPosition, ExitPosition, Plan, PlanWarning, ProtectPosition, RaiseStop,
+                      TrimPosition)
 from .levels import MIN_DISTANCE, fmt_price, is_valid_increment, stop_floor
 from .snapshot import Snapshot
 
@@ -60,7 +66,7 @@ def inverse_exposure(snapshot: Snapshot, inverse: Iterable[str]) -> float:
 def cash_after(intents: Iterable, cash: float) -> float:
     """Cash once every intent fills at its estimated price."""
     for i in intents:
-        if isinstance(i, EnterBracket):
+        if isinstance(i, (EnterBracket, EnterPosition)):
             cash -= i.cost
         elif isinstance(i, TrimPosition):
             cash += i.proceeds
@@ -93,11 +99,13 @@ class _Caps:
         out = []
         for intent in plan.intents:
             check = {EnterBracket: self.enter, ProtectPosition: self.protect,
-                     TrimPosition: self.trim, ExitPosition: self.exit}.get(type(intent))
+                     TrimPosition: self.trim, ExitPosition: self.exit,
+                     RaiseStop: self.raise_stop, EnterPosition: self.buy}.get(type(intent))
             intent = check(intent) if check else intent
             if intent is not None:
                 out.append(intent)
         trimmed = {i.symbol for i in out if isinstance(i, (TrimPosition, ExitPosition))}
+        trimmed |= {o.symbol for o in self.snap.orders if o.is_live and o.side == "sell" and o.type == "market"}
         for p in snapshot_positions(self.snap):
             if p.symbol not in trimmed and p.market_value > self.cap + 0.01:
                 self.warn(p.symbol, f"{p.market_value / self.snap.portfolio_value:.1%} of the "
@@ -144,6 +152,30 @@ class _Caps:
             self.inverse_room -= qty * px
         return replace(e, qty=qty, stop_loss=stop)
 
+    def buy(self, e: EnterPosition) -> EnterPosition | None:
+        """A plain buy: whole shares, within the position cap (counting what is held), the
+        inverse cap and cash."""
+        sym, px = e.symbol, e.reference_price
+        if not px or px <= 0:
+            self.warn(sym, f"dropped buy of {e.qty:g} sh: no price")
+            return None
+        held = self.held.get(sym, 0) * px
+        limits = {"whole shares": whole(e.qty), "position cap": whole((self.cap - held) / px),
+                  "available cash": whole(self.cash / px)}
+        if sym in self.inverse:
+            limits["inverse cap"] = whole(self.inverse_room / px)
+        qty = min(limits.values())
+        if qty < e.qty:
+            why = min(limits, key=limits.get)
+            self.warn(sym, f"buy qty {e.qty:g} -> {qty} ({why})" if qty else f"dropped buy of {e.qty:g} sh ({why})")
+        if qty < 1:
+            return None
+        self.cash -= qty * px
+        self.held[sym] = self.held.get(sym, 0) + qty
+        if "inverse cap" in limits:
+            self.inverse_room -= qty * px
+        return replace(e, qty=qty)
+
     def protect(self, p: ProtectPosition) -> ProtectPosition | None:
         qty = whole(p.qty)
         if qty != p.qty:
@@ -161,11 +193,26 @@ class _Caps:
         remaining = qty - sell
         reprotect = t.reprotect
         if reprotect is not None:
-            reprotect = self.protect(replace(reprotect, qty=whole(remaining)))
+            # Shares still under the stops the trim keeps (none when it cancels the legs) need no new OCO.
+            covered = 0.0 if t.cancel_order_ids else max(0.0, t.remaining_qty - reprotect.qty)
+            reprotect = self.protect(replace(reprotect, qty=whole(remaining - covered)))
         self.held[t.symbol] = remaining
         equity = self.snap.portfolio_value
         return replace(t, sell_qty=sell, remaining_qty=remaining, reprotect=reprotect,
                        weight_after=remaining * t.price / equity)
+
+    def raise_stop(self, r: RaiseStop) -> RaiseStop | None:
+        pos = self.snap.position(r.symbol)
+        price = pos.current_price if pos is not None else None
+        why = ("no position" if price is None or self.held.get(r.symbol, 0) <= 0
+               else "it would lower the stop" if r.new_stop <= r.old_stop + _EPS
+               else f"not at least $0.01 below the price {fmt_price(price)}"
+               if r.new_stop > price - MIN_DISTANCE + _EPS
+               else "sub-penny price" if not is_valid_increment(r.new_stop) else None)
+        if why:
+            self.warn(r.symbol, f"dropped stop raise {fmt_price(r.old_stop)} -> {fmt_price(r.new_stop)}: {why}")
+            return None
+        return r
 
     def exit(self, x: ExitPosition) -> ExitPosition:
         self.held[x.symbol] = self.held.get(x.symbol, x.qty) - x.qty

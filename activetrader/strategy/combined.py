@@ -16,9 +16,10 @@ from activetrader.settings import Settings
 from .base import Strategy
 from .caps import INVERSE_ETFS, inverse_exposure, whole
 from .draft import Draft
-from .intents import EnterBracket, ExitPosition, Plan, ProtectPosition, TrimPosition
+from .intents import EnterBracket, ExitPosition, Plan, ProtectPosition, RaiseStop, TrimPosition
 from .levels import MIN_DISTANCE, bracket_levels, fmt_price, round_price
 from .snapshot import PositionView
+from .trailing import ratchet, trailable_stops
 
 _EPS = 1e-9
 
@@ -72,9 +73,12 @@ class CombinedStrategy(Strategy):
         return settings
 
     def propose(self, snapshot, settings, **kwargs: Any) -> Plan:
-        """Run the four steps on one :class:`Draft`, so cash is tracked across them."""
+        """Run the four steps on one :class:`Draft`, so cash is tracked across them (with
+        trailing stops on, the stops are ratcheted right after the protect step)."""
         draft = Draft(snapshot, settings)
         self.protect(draft)
+        if settings.bracket.trailing_stop_pct is not None:
+            self.trail(draft)
         if settings.rebalance.enabled:
             self.rebalance(draft)
         self.hedge(draft)
@@ -89,7 +93,7 @@ class CombinedStrategy(Strategy):
         already at the stop (within Alpaca's $0.01). A position already past its
         take-profit gets a take-profit re-based on the current price (Alpaca rejects a
         sell limit at or below the market), the stop staying entry-based. Flags positions
-        within ``near_stop_points`` of their stop."""
+        within ``near_stop_pct`` of their stop (a fraction of the price)."""
         b = d.settings.bracket
         for p in d.positions:
             live = d.snapshot.live_sells(p.symbol)
@@ -130,10 +134,32 @@ class CombinedStrategy(Strategy):
                 self._near_stop(d, p, sl)
 
     def _near_stop(self, d: Draft, p: PositionView, stop: float) -> None:
-        gap = p.current_price - stop
-        if gap <= d.settings.bracket.near_stop_points + _EPS:
-            d.warn(p.symbol, f"price {fmt_price(p.current_price)} is {gap:.2f} points "
-                   f"above its stop {fmt_price(stop)}")
+        gap = (p.current_price - stop) / p.current_price if p.current_price else 0.0
+        if gap <= d.settings.bracket.near_stop_pct + _EPS:
+            where = f"{gap:.1%} above" if gap >= 0 else f"already {-gap:.1%} below"
+            d.warn(p.symbol, f"price {fmt_price(p.current_price)} is {where} its stop {fmt_price(stop)}")
+
+    # -- step 1b ---------------------------------------------------------------------------
+    def trail(self, d: Draft) -> None:
+        """Ratchet the stop leg of every protected position up to ``high × (1 −
+        trailing_stop_pct)`` when the current price is a new high (see
+        :mod:`activetrader.strategy.trailing` for the rule and why a leg is replaced rather
+        than a server-side trailing stop used). A leg whose entry has not filled yet (the
+        entry is still live) is left alone, and so is a ``trailing_stop`` order (the broker
+        trails it itself)."""
+        pct = d.settings.bracket.trailing_stop_pct
+        for p in d.positions:
+            if d.intent_for(ExitPosition, p.symbol):
+                continue
+            for o, tp in trailable_stops(d.snapshot, p.symbol):
+                new = ratchet(o.stop_price, p.current_price, trailing_stop_pct=pct,
+                              price=p.current_price, take_profit=tp)
+                if new is None:
+                    continue
+                d.add(RaiseStop(symbol=p.symbol, order_id=o.id, old_stop=o.stop_price, new_stop=new,
+                                high=p.current_price, reason=f"new high; the stop trails {pct * 100:g}% below it"))
+                level_tp, sl = d.levels[p.symbol]
+                d.levels[p.symbol] = (level_tp, max(sl, new))
 
     # -- step 2 ----------------------------------------------------------------------------
     def rebalance(self, d: Draft) -> None:
@@ -147,6 +173,12 @@ class CombinedStrategy(Strategy):
             value = p.qty * p.current_price
             if value <= cap + 0.005 or d.intent_for(ExitPosition, p.symbol):
                 continue
+            selling = sum(o.qty for o in d.snapshot.live_sells(p.symbol) if o.type == "market")
+            if selling:  # an earlier trim has not filled yet (e.g. hourly runs on daily bars): never sell twice
+                if (p.qty - selling) * p.current_price > cap + 0.005:
+                    d.warn(p.symbol, f"above the cap; a market sell of {selling:g} sh is pending: "
+                           "trimming again once it has filled")
+                continue
             sell = min(math.ceil((value - cap) / p.current_price - _EPS), whole(p.qty))
             remaining = p.qty - sell
             pending = d.intent_for(ProtectPosition, p.symbol)
@@ -157,6 +189,10 @@ class CombinedStrategy(Strategy):
             cancel: tuple[str, ...] = ()
             if p.qty_available < sell - _EPS:
                 cancel, covered = tuple(sorted(o.id for o in live)), 0.0
+                raised = d.intent_for(RaiseStop, p.symbol)
+                while raised is not None:  # the legs go: re-protect at the raised stop instead
+                    d.remove(raised)
+                    raised = d.intent_for(RaiseStop, p.symbol)
             tp, sl = d.levels[p.symbol]
             qty = whole(remaining - min(covered, remaining))
             how = "at the original levels" if cancel else "at the configured levels"

@@ -15,14 +15,9 @@ freezes it into a :class:`~activetrader.strategy.intents.Plan`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
-import numpy as np
-import pandas as pd
-
 from .caps import cash_after, spendable_cash
-from .indicators import rsi_by_symbol
 from .intents import Plan, PlanWarning, Skipped
 from .snapshot import PositionView, Snapshot
 
@@ -41,38 +36,30 @@ class Draft:
         self.sentiment: dict[str, float | None] = {}
         self.watchlist_rsi: dict[str, float | None] = {}
         self.bearish_ratio, self.bearish = 0.0, False
+        self._positions: list[PositionView] | None = None
 
     # -- reading ---------------------------------------------------------------------------
     @property
     def positions(self) -> list[PositionView]:
-        """Long positions sorted by symbol: every step walks them in this order."""
-        return sorted((p for p in self.snapshot.positions if p.qty > 0), key=lambda p: p.symbol)
+        """Long positions sorted by symbol: every step walks them in this order (a fresh list;
+        sorted once per decision, the snapshot being frozen)."""
+        if self._positions is None:
+            self._positions = sorted((p for p in self.snapshot.positions if p.qty > 0), key=lambda p: p.symbol)
+        return list(self._positions)
 
     def intent_for(self, kind: type, symbol: str):
         """The first planned intent of type ``kind`` for ``symbol``, or None."""
         return next((i for i in self.intents if isinstance(i, kind) and i.symbol == symbol), None)
 
     def rsi(self, symbols: Iterable[str], period: int) -> dict[str, float | None]:
-        """Last RSI(``period``) per symbol over the last ``entry.lookback_bars`` bars (None
-        when there are not enough bars, or a missing close among them). Using a fixed tail makes live, simulated and
-        backtest runs see the same numbers however much history was fetched."""
-        symbols = list(dict.fromkeys(symbols))
-        bars = self.snapshot.bars
-        out: dict[str, float | None] = dict.fromkeys(symbols)
-        if bars.empty or not symbols:
-            return out
-        sub = bars[bars.index.get_level_values(0).isin(symbols)]
-        if sub.empty:
-            return out
-        tail = max(self.settings.entry.lookback_bars, 3 * period)
-        sub = sub.sort_index().groupby(level=0, group_keys=False, sort=False).tail(tail)
-        gaps = sub.index.get_level_values(0)[~np.isfinite(sub["close"].to_numpy(float))]
-        sub = sub[~sub.index.get_level_values(0).isin(gaps)]  # a gap: no RSI (None)
-        last: pd.Series = rsi_by_symbol(sub, period=period)
-        for sym in symbols:
-            value = last.get(sym)
-            out[sym] = None if value is None or math.isnan(value) else float(value)
-        return out
+        """Last RSI(``period``) per symbol, by the rule of :meth:`Snapshot.rsi
+        <activetrader.strategy.snapshot.Snapshot.rsi>`: Wilder RSI over exactly the last
+        ``N = max(entry.lookback_bars, 3 × period)`` complete closes (100 by default), None when
+        there are not enough bars or a missing close among them. A fixed window makes live,
+        simulated and backtest runs see the same numbers however much history was fetched;
+        the plan reports them (``Plan.sentiment``, ``Plan.watchlist_rsi``)."""
+        window = max(self.settings.entry.lookback_bars, 3 * period)
+        return self.snapshot.rsi(symbols, period, window)
 
     # -- writing ---------------------------------------------------------------------------
     def add(self, intent) -> None:

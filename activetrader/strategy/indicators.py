@@ -181,6 +181,73 @@ def rsi_by_symbol(bars: pd.DataFrame, period: int = DEFAULT_PERIOD) -> pd.Series
     return pd.Series(latest, index=symbol_index, name=name, dtype="float64")
 
 
+def rsi_last(windows: np.ndarray, period: int = DEFAULT_PERIOD) -> np.ndarray:
+    """The RSI at the end of each window: ``windows`` has shape ``(closes, k)``, one window of
+    closes per column (oldest first, all finite); returns ``k`` floats.
+
+    This is the number a *decision* uses (see :meth:`~activetrader.strategy.snapshot.Snapshot.rsi`):
+    Wilder's RSI(``period``) seeded inside the window itself, so it depends on exactly these
+    closes and nothing before them. Every step is an element-wise float operation done in the
+    same order for every column, so a column gives the same bits whether it is computed alone
+    (a live iteration) or beside thousands of others (a backtest's cache of every window):
+    the mean of the first ``period`` changes is summed in order, not pairwise.
+
+    >>> w = np.array([[10.0, 10.5, 10.2, 10.8, 11.0, 10.7, 11.2]]).T
+    >>> rsi_last(w, period=3).round(2).tolist()
+    [76.0]
+    >>> rsi_last(np.array([[1.0, 2.0]]).T, period=3).tolist()   # too few closes
+    [nan]
+    """
+    period = _check_period(period)
+    closes = np.asarray(windows, dtype=float)
+    if closes.ndim != 2:
+        raise ValueError(f"windows must be 2-D (closes, windows), got shape {closes.shape}")
+    if closes.shape[0] <= period:
+        return np.full(closes.shape[1], np.nan)
+    changes = closes[1:] - closes[:-1]
+    return _rsi_of_changes(np.maximum(changes, 0.0), np.maximum(-changes, 0.0), period)
+
+
+def rsi_rolling_last(close: np.ndarray, window: int, period: int = DEFAULT_PERIOD) -> np.ndarray:
+    """For every end ``e`` in ``[window, len(close)]``: :func:`rsi_last` of ``close[e - window:e]``.
+
+    Element ``e - window`` of the result is the RSI a decision sees when the last complete close
+    is ``close[e - 1]``. Computed for all windows at once (columns of a strided view), with
+    bit-for-bit the numbers :func:`rsi_last` gives for each window alone.
+
+    >>> c = np.array([10.0, 10.5, 10.2, 10.8, 11.0, 10.7, 11.2])
+    >>> rsi_rolling_last(c, window=5, period=3).round(2).tolist()
+    [82.35, 51.61, 83.78]
+    >>> [round(float(rsi_last(c[e - 5:e, None], period=3)[0]), 2) for e in (5, 6, 7)]
+    [82.35, 51.61, 83.78]
+    """
+    period = _check_period(period)
+    close = np.asarray(close, dtype=float)
+    if window <= period or len(close) < window:
+        return np.full(max(len(close) - window + 1, 0), np.nan)
+    changes = close[1:] - close[:-1]
+    gains, losses = np.maximum(changes, 0.0), np.maximum(-changes, 0.0)
+    view = np.lib.stride_tricks.sliding_window_view
+    return _rsi_of_changes(view(gains, window - 1).T, view(losses, window - 1).T, period)
+
+
+def _rsi_of_changes(gains: np.ndarray, losses: np.ndarray, period: int) -> np.ndarray:
+    """Wilder RSI at the last row of each column of ``gains``/``losses`` (``(changes, k)``)."""
+    g, lo = gains[0].copy(), losses[0].copy()
+    for r in range(1, period):  # in order: the same sum for one column or many
+        g += gains[r]
+        lo += losses[r]
+    g, lo = g / period, lo / period
+    keep = period - 1
+    for r in range(period, gains.shape[0]):
+        g = (g * keep + gains[r]) / period
+        lo = (lo * keep + losses[r]) / period
+    total = g + lo
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = 100.0 * (g / total)
+    return np.where(total == 0.0, FLAT_RSI, value)
+
+
 # --------------------------------------------------------------------------------------
 # internals
 
@@ -284,4 +351,4 @@ def _symbol_level(index: pd.MultiIndex) -> int:
     return index.names.index("symbol") if "symbol" in index.names else 0
 
 
-__all__ = ["DEFAULT_PERIOD", "FLAT_RSI", "rsi", "rsi_by_symbol", "rsi_latest"]
+__all__ = ["DEFAULT_PERIOD", "FLAT_RSI", "rsi", "rsi_by_symbol", "rsi_last", "rsi_latest", "rsi_rolling_last"]

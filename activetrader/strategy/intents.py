@@ -86,14 +86,40 @@ class EnterBracket:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EnterPosition:
+    """Market buy of ``qty`` whole shares with *no* exit orders: a position meant to be held
+    (the passive baseline, :class:`~activetrader.strategy.BuyAndHold`). The caps size it like
+    an entry (position cap, inverse cap, cash); unlike a bracket it may add to a position.
+
+    >>> EnterPosition(symbol="KO", qty=10, reference_price=60.0, reason="buy and hold").describe()
+    'BUY KO 10 sh @ ~$60.00 at market, no exit orders - buy and hold'
+    """
+
+    symbol: str
+    qty: float
+    reference_price: float
+    reason: str
+    purpose: str = "entry"
+
+    @property
+    def cost(self) -> float:
+        """Estimated cash spent: ``qty × reference_price``."""
+        return self.qty * self.reference_price
+
+    def describe(self) -> str:
+        return (f"BUY {self.symbol} {_q(self.qty)} sh @ ~${self.reference_price:,.2f} at market, "
+                f"no exit orders - {self.reason}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrimPosition:
     """Sell the excess of an oversized position, as one composite step.
 
     The executor: (1) cancels ``cancel_order_ids`` (exit legs holding the shares, may be
     empty); (2) sells ``sell_qty`` at market; (3) places ``reprotect`` (an OCO for the
-    ``remaining_qty``, at the original levels). If (2) fails it places the same OCO for the
-    *whole* position instead (``sell_qty + remaining_qty``), so shares are never left
-    unprotected. ``reprotect`` is None when nothing needs re-protecting.
+    part of the ``remaining_qty`` no kept stop covers, at the original levels). If (2) fails it
+    places the same OCO for the unsold shares too (``sell_qty + reprotect.qty``), so shares
+    are never left unprotected. ``reprotect`` is None when nothing needs re-protecting.
     """
 
     symbol: str
@@ -119,6 +145,29 @@ class TrimPosition:
                       f"${self.reprotect.take_profit:,.2f} / stop ${self.reprotect.stop_loss:,.2f})")
         return (f"TRIM {self.symbol} {self.weight_before:.1%} -> {self.weight_after:.1%}: "
                 f"{steps} - {self.reason}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RaiseStop:
+    """Move a live stop leg up to ``new_stop`` (a trailing stop's ratchet; see
+    :mod:`activetrader.strategy.trailing`). ``order_id`` is the stop order replaced,
+    ``old_stop`` its stop, ``high`` the price that lifted it.
+
+    >>> RaiseStop(symbol="AAPL", order_id="sl-1", old_stop=142.5, new_stop=152.0, high=160.0,
+    ...           reason="trailing 5%").describe()
+    'TRAIL AAPL stop $142.50 -> $152.00 (high $160.00) - trailing 5%'
+    """
+
+    symbol: str
+    order_id: str
+    old_stop: float
+    new_stop: float
+    high: float
+    reason: str
+
+    def describe(self) -> str:
+        return (f"TRAIL {self.symbol} stop ${self.old_stop:,.2f} -> ${self.new_stop:,.2f}"
+                f" (high ${self.high:,.2f}) - {self.reason}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,7 +200,7 @@ class Skipped:
         return f"SKIP {self.step} {self.symbol or '-'}: {self.reason}"
 
 
-Intent = Union[ProtectPosition, ExitPosition, EnterBracket, TrimPosition]
+Intent = Union[ProtectPosition, ExitPosition, EnterBracket, EnterPosition, TrimPosition, RaiseStop]
 
 
 def intent_fields(intent: Intent) -> dict:
@@ -208,11 +257,13 @@ class Plan:
 
 __all__ = [
     "EnterBracket",
+    "EnterPosition",
     "ExitPosition",
     "Intent",
     "Plan",
     "PlanWarning",
     "ProtectPosition",
+    "RaiseStop",
     "Skipped",
     "TrimPosition",
 ]  # not "Warning": a star-import must not shadow the built-in

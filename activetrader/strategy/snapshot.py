@@ -12,10 +12,14 @@ the strategy reads it and nothing else. Tests write one by hand with
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Protocol
 
+import numpy as np
 import pandas as pd
+
+from .indicators import rsi_last
 
 #: Order statuses that still protect or hold shares. ``pending_cancel`` is on its way out
 #: and does not count as protection.
@@ -116,26 +120,64 @@ def _held_for_orders(orders: Iterable[OrderView], symbol: str) -> float:
                if o.symbol == symbol and o.side == "sell" and o.is_live and o.status != "held")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+class BarSource(Protocol):
+    """Where a :class:`Snapshot` gets its bars lazily (the Trader's native fast path).
+
+    ``frame()`` is the ``BarSet.df``-shaped frame, built only when someone reads
+    :attr:`Snapshot.bars`; ``close_series(symbol)`` one symbol's closes (or None without bars);
+    ``rsi(symbols, period, window)`` what :meth:`Snapshot.rsi` returns, by the same rule.
+    """
+
+    def frame(self) -> pd.DataFrame: ...
+
+    def close_series(self, symbol: str) -> pd.Series | None: ...
+
+    def rsi(self, symbols: Sequence[str], period: int, window: int) -> dict[str, float | None]: ...
+
+
+@dataclass(frozen=True, slots=True, eq=False, init=False)
 class Snapshot:
     """Everything one decision needs, read-only.
 
     ``bars`` has alpaca-py's ``BarSet.df`` shape (MultiIndex ``(symbol, timestamp)``, a
     ``close`` column at least) and holds only complete bars; ``prices`` maps a symbol to
-    its current price (the last complete close).
+    its current price (the last complete close). Instead of ``bars`` the Trader's fast path
+    passes ``source=`` (a :class:`BarSource`): ``bars`` is then built on first access only,
+    and :meth:`closes` and :meth:`rsi` read the source directly.
     """
 
     now: pd.Timestamp
     account: AccountView
-    positions: tuple[PositionView, ...] = ()
-    orders: tuple[OrderView, ...] = ()
-    bars: pd.DataFrame = field(default_factory=lambda: _bars_frame({}, DEFAULT_NOW))
-    prices: Mapping[str, float] = field(default_factory=dict)
+    positions: tuple[PositionView, ...]
+    orders: tuple[OrderView, ...]
+    prices: Mapping[str, float]
+    _bars: pd.DataFrame | None
+    _source: BarSource | None
+    _by_symbol: dict
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "positions", tuple(self.positions))
-        object.__setattr__(self, "orders", tuple(self.orders))
-        object.__setattr__(self, "prices", MappingProxyType(dict(self.prices)))
+    def __init__(self, now: pd.Timestamp, account: AccountView, positions: Iterable[PositionView] = (),
+                 orders: Iterable[OrderView] = (), bars: pd.DataFrame | None = None,
+                 prices: Mapping[str, float] | None = None, *, source: BarSource | None = None) -> None:
+        put = object.__setattr__
+        put(self, "now", now)
+        put(self, "account", account)
+        put(self, "positions", tuple(positions))
+        put(self, "orders", tuple(orders))
+        put(self, "prices", MappingProxyType(dict(prices or {})))
+        put(self, "_bars", bars if bars is not None or source is not None else _bars_frame({}, DEFAULT_NOW))
+        put(self, "_source", source)
+        put(self, "_by_symbol", {})
+
+    @property
+    def bars(self) -> pd.DataFrame:
+        """Complete bars of the universe, shaped like alpaca-py's ``BarSet.df``."""
+        if self._bars is None:
+            object.__setattr__(self, "_bars", self._source.frame())
+        return self._bars
+
+    def __repr__(self) -> str:
+        return (f"Snapshot(now={self.now}, account={self.account}, positions={len(self.positions)}, "
+                f"orders={len(self.orders)}, prices={len(self.prices)})")
 
     @property
     def portfolio_value(self) -> float:
@@ -148,11 +190,17 @@ class Snapshot:
 
     def orders_for(self, symbol: str) -> tuple[OrderView, ...]:
         """Open orders (and held legs) for ``symbol``, in snapshot order."""
-        return tuple(o for o in self.orders if o.symbol == symbol)
+        by = self._by_symbol
+        if not by and self.orders:
+            for o in self.orders:
+                by.setdefault(o.symbol, []).append(o)
+            for k, v in by.items():
+                by[k] = tuple(v)
+        return by.get(symbol, ())
 
     def live_sells(self, symbol: str) -> tuple[OrderView, ...]:
         """Live sell orders (exits) for ``symbol``, held legs included."""
-        return tuple(o for o in self.orders if o.symbol == symbol and o.side == "sell" and o.is_live)
+        return tuple(o for o in self.orders_for(symbol) if o.side == "sell" and o.is_live)
 
     def covered_qty(self, symbol: str) -> float:
         """Shares of ``symbol`` with an exit at the broker: those under a live stop, plus those a
@@ -168,9 +216,45 @@ class Snapshot:
 
     def closes(self, symbol: str) -> pd.Series:
         """A copy of ``symbol``'s close series (empty if there are no bars)."""
+        if self._bars is None:
+            series = self._source.close_series(symbol)
+            return pd.Series(dtype=float, name="close") if series is None else series
         if self.bars.empty or symbol not in self.bars.index.get_level_values(0):
             return pd.Series(dtype=float, name="close")
         return self.bars.xs(symbol, level=0)["close"].copy()
+
+    def rsi(self, symbols: Iterable[str], period: int, window: int) -> dict[str, float | None]:
+        """The RSI a decision uses, per symbol: **Wilder RSI(``period``) over exactly the last
+        ``window`` complete closes** in the snapshot (all of them if it holds fewer), seeded
+        inside that window (:func:`~activetrader.strategy.indicators.rsi_last`). None when
+        there are ``period`` closes or fewer, or a missing close among them.
+
+        The strategies pass ``window = max(entry.lookback_bars, 3 × period)`` (100 closes by
+        default), so a live iteration, a simulated one and a backtest see the same number
+        however much history each fetched.
+
+        >>> s = Snapshot.from_simple(cash=0, closes={"X": [10.0, 10.5, 10.2, 10.8, 11.0, 10.7, 11.2]})
+        >>> {k: round(v, 2) for k, v in s.rsi(["X"], period=3, window=5).items()}
+        {'X': 83.78}
+        >>> s.rsi(["X", "Y"], period=3, window=3)
+        {'X': None, 'Y': None}
+        """
+        symbols = list(dict.fromkeys(symbols))
+        if self._bars is None:
+            return self._source.rsi(symbols, period, window)
+        out: dict[str, float | None] = dict.fromkeys(symbols)
+        bars = self.bars
+        if bars.empty or not symbols:
+            return out
+        names = bars.index.get_level_values(0)
+        for sym in symbols:
+            if sym not in names:
+                continue
+            closes = bars.xs(sym, level=0)["close"].sort_index().to_numpy(dtype=float)[-window:]
+            if len(closes) <= period or not np.isfinite(closes).all():
+                continue
+            out[sym] = float(rsi_last(closes[:, None], period)[0])
+        return out
 
     @classmethod
     def from_simple(
@@ -231,4 +315,4 @@ def _bars_frame(closes: Mapping[str, Sequence[float]], now: pd.Timestamp) -> pd.
     return pd.concat(frames)
 
 
-__all__ = ["AccountView", "LIVE_STATUSES", "OrderView", "PositionView", "STOP_TYPES", "Snapshot"]
+__all__ = ["AccountView", "BarSource", "LIVE_STATUSES", "OrderView", "PositionView", "STOP_TYPES", "Snapshot"]

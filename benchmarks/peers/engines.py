@@ -1,0 +1,165 @@
+"""One engine, one size, one process: run the simple rule and print a JSON line of timings.
+
+    python benchmarks/peers/engines.py ENGINE N        # ENGINE: activetrader, backtesting, vectorbt, lumibot
+
+``bench_peers.py`` starts one of these per (engine, size) so that each run's peak RSS is its
+own; activetrader and backtesting.py run in the project's venv, vectorbt and Lumibot in the
+peers' venv (``benchmarks/.venv-peers``). Every engine gets the same bars (:mod:`data`) and the
+same signal and levels (:mod:`rule`), and is timed twice in the process: ``cold`` (the first
+run: imports done, but caches, calendars and any JIT compilation still to do) and ``warm``.
+``setup_s`` is the time to turn the in-memory frames into the engine's input (market object,
+price matrices) and ``import_s`` the engine's imports, both outside the two timings; the peak
+RSS (``ru_maxrss``) covers the whole process, ``base_rss_mb`` what imports and data took.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import data  # noqa: E402
+import rule  # noqa: E402
+
+#: A cold run longer than this is not repeated warm (the warm time is then the cold one).
+REPEAT_BELOW_S = 60.0
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ---------------------------------------------------------------------------- activetrader
+def activetrader(frames: dict[str, pd.DataFrame]):
+    from activetrader import Settings, backtest
+    from activetrader.market import HistoricalMarket
+    from activetrader.strategy import RsiBracket
+
+    market = HistoricalMarket({s: f.rename_axis("date").reset_index() for s, f in frames.items()})
+    settings = Settings()
+    settings.entry.watchlist = list(frames)
+    settings.entry.rsi_period, settings.entry.lookback_bars = rule.PERIOD, rule.LOOKBACK
+    settings.entry.oversold = rule.OVERSOLD
+    settings.bracket.stop_loss_pct, settings.bracket.take_profit_pct = rule.STOP_LOSS_PCT, rule.TAKE_PROFIT_PCT
+    cash = 100_000.0 * len(frames)  # 100k per symbol, as each peer runs each symbol on 100k
+
+    def run() -> int:
+        result = backtest(market, RsiBracket(dollars=rule.DOLLARS), settings, start=data.TRADE_FROM,
+                          end=data.LAST, cash=cash, progress=False)
+        return len(result.trades)
+
+    return run
+
+
+# ---------------------------------------------------------------------------- backtesting.py
+def backtesting(frames: dict[str, pd.DataFrame]):
+    from backtesting import Backtest, Strategy
+
+    first = data.trade_start_index() - 1  # the last warm-up close may signal the first entry
+
+    class SimpleRule(Strategy):
+        def init(self):
+            self.rsi = self.I(lambda c: rule.tail_rsi(np.asarray(c)[:, None])[:, 0], self.data.Close)
+
+        def next(self):
+            if len(self.data) - 1 < first or self.position or not self.rsi[-1] < rule.OVERSOLD:
+                return
+            qty, tp, sl = rule.bracket(float(self.data.Close[-1]))
+            if qty:
+                self.buy(size=qty, sl=sl, tp=tp)
+
+    inputs = {s: f.rename(columns=str.capitalize) for s, f in frames.items()}
+
+    def run() -> int:
+        trades = 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # open trades at the end, etc.
+            for df in inputs.values():
+                bt = Backtest(df, SimpleRule, cash=100_000, commission=0.0, trade_on_close=False,
+                              exclusive_orders=False, finalize_trades=True)
+                trades += len(bt.run()._trades)
+        return trades
+
+    return run
+
+
+# ---------------------------------------------------------------------------- vectorbt
+def vectorbt(frames: dict[str, pd.DataFrame]):
+    import vectorbt as vbt
+
+    field = {k: pd.DataFrame({s: f[k] for s, f in frames.items()}) for k in ("open", "high", "low", "close")}
+    first = data.trade_start_index()
+
+    def run() -> int:
+        close, open_ = field["close"], field["open"]
+        c = close.to_numpy()
+        signal = rule.tail_rsi(c) < rule.OVERSOLD  # at the close of bar i ...
+        entries = np.zeros_like(signal)
+        entries[1:] = signal[:-1]  # ... buys at the open of bar i + 1
+        entries[:first] = False
+        prev = np.vstack([np.full((1, c.shape[1]), np.nan), c[:-1]])  # the signal close
+        qty = np.floor(rule.DOLLARS / prev + 1e-6)
+        tp_level = np.round(prev * (1 + rule.TAKE_PROFIT_PCT), 2)
+        sl_level = np.round(prev * (1 - rule.STOP_LOSS_PCT), 2)
+        o = open_.to_numpy()
+        entries &= qty >= 1
+        pf = vbt.Portfolio.from_signals(
+            close, entries=entries, exits=False, price=open_, size=np.nan_to_num(qty), size_type="amount",
+            sl_stop=np.clip(1 - sl_level / o, 0, None), tp_stop=np.clip(tp_level / o - 1, 0, None),
+            stop_entry_price="fillprice",  # levels relative to the open it bought at, not the close
+            open=open_, high=field["high"], low=field["low"], init_cash=100_000.0, fees=0.0,
+            accumulate=False, freq="1D")
+        return int(pf.trades.count().sum())
+
+    return run
+
+
+# ---------------------------------------------------------------------------- Lumibot
+def lumibot(frames: dict[str, pd.DataFrame]):
+    from lumibot_runner import make_run  # only importable in the peers' venv
+
+    return make_run(frames)
+
+
+ENGINES = {"activetrader": activetrader, "backtesting": backtesting, "vectorbt": vectorbt, "lumibot": lumibot}
+#: Imported before any timing (``import_s``): vectorbt's import alone takes seconds.
+MODULES = {"activetrader": ("activetrader", "activetrader.backtest", "activetrader.market"),
+           "backtesting": ("backtesting",), "vectorbt": ("vectorbt",), "lumibot": ("lumibot_runner",)}
+
+
+def main(argv: list[str]) -> None:
+    engine, n = argv[0], int(argv[1])
+    os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's per-run progress bar
+    t0 = time.perf_counter()
+    for name in MODULES[engine]:
+        importlib.import_module(name)
+    imported = time.perf_counter() - t0
+    frames = data.universe(n)
+    base_rss = _rss_mb()
+    t0 = time.perf_counter()
+    run = ENGINES[engine](frames)
+    setup = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    trades = run()
+    cold = time.perf_counter() - t0
+    warm, repeated = cold, cold < REPEAT_BELOW_S or engine == "vectorbt"  # vectorbt: JIT, then fast
+    if repeated:
+        t0 = time.perf_counter()
+        run()
+        warm = time.perf_counter() - t0
+    print(json.dumps(dict(engine=engine, n=n, sessions=len(data.dates()) - data.trade_start_index(),
+                          import_s=imported, setup_s=setup, cold_s=cold, warm_s=warm, warm_repeated=repeated,
+                          trades=trades, peak_rss_mb=_rss_mb(), base_rss_mb=base_rss)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
