@@ -419,26 +419,21 @@ class Journal:
         """Close an iteration that will never end normally (stopped mid-way, or found
         incomplete at a restart), with the ``reason``. It reads back with ``complete``
         False and ``abandoned`` set to the reason."""
-        reason = _optional_str(reason, "reason") or "abandoned"
-
-        def update(conn: sqlite3.Connection) -> None:
-            run, completed = self._run_of(conn, iteration_id)
-            if completed is not None:
-                raise JournalError(f"journal: iteration {iteration_id!r} already ended at {completed}")
-            conn.execute("UPDATE iterations SET completed_at = ?, abandoned = ? WHERE run = ?",
-                         (_now(), reason, run))
-        self._write(update)
+        self._close(iteration_id, "abandoned", _optional_str(reason, "reason") or "abandoned")
 
     def end_iteration(self, iteration_id: str, summary: Mapping[str, Any]) -> None:
         """Mark the iteration complete, with its ``summary`` (JSON)."""
-        text = _encode(dict(summary) if isinstance(summary, Mapping) else summary, "summary")
+        self._close(iteration_id, "summary",
+                    _encode(dict(summary) if isinstance(summary, Mapping) else summary, "summary"))
 
+    def _close(self, iteration_id: str, column: str, value: str) -> None:
+        """Set ``completed_at`` and ``column`` (``summary`` or ``abandoned``) of an open iteration."""
         def update(conn: sqlite3.Connection) -> None:
             run, completed = self._run_of(conn, iteration_id)
             if completed is not None:
                 raise JournalError(f"journal: iteration {iteration_id!r} already ended at {completed}")
-            conn.execute("UPDATE iterations SET completed_at = ?, summary = ? WHERE run = ?",
-                         (_now(), text, run))
+            conn.execute(f"UPDATE iterations SET completed_at = ?, {column} = ? WHERE run = ?",
+                         (_now(), value, run))
         self._write(update)
 
     def record_settings_change(self, timestamp: Any, path: str, old: Any, new: Any) -> None:

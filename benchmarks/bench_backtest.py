@@ -43,18 +43,23 @@ def _trader(broker, fast: bool) -> Trader:
     return Trader(broker=broker, settings=settings, fast=fast)
 
 
-def real_daily(market, fast: bool, start="2015-01-01", end="2024-12-31") -> tuple[float, int, float]:
-    """Wall seconds for the hand loop, iterations, final equity, CPU seconds."""
-    days = market.calendar.sessions_between(start, end)
-    moments = [pd.Timestamp(d.date()).tz_localize(NY) + pd.Timedelta(hours=9) for d in days]
-    broker = SimBroker(market, cash=100_000, start=moments[0])
-    trader = _trader(broker, fast)
+def _replay(broker, trader, moments) -> tuple[float, int, float, float]:
+    """The timed hand loop: wall seconds, iterations, final equity, CPU seconds."""
     t0, c0 = time.perf_counter(), time.process_time()
     for ts in moments:
         broker.advance_to(ts)
         trader.iteration()
     spent, cpu = time.perf_counter() - t0, time.process_time() - c0
     return spent, len(moments), float(broker.get_account().equity), cpu
+
+
+def real_daily(market, fast: bool, start="2015-01-01", end="2024-12-31") -> tuple[float, int, float]:
+    """Wall seconds for the hand loop, iterations, final equity, CPU seconds."""
+    days = market.calendar.sessions_between(start, end)
+    moments = [pd.Timestamp(d.date()).tz_localize(NY) + pd.Timedelta(hours=9) for d in days]
+    broker = SimBroker(market, cash=100_000, start=moments[0])
+    trader = _trader(broker, fast)
+    return _replay(broker, trader, moments)
 
 
 def api_daily(market, start="2015-01-01", end="2024-12-31") -> tuple[float, int, float, float]:
@@ -83,12 +88,7 @@ def sim_hourly(fast: bool, year: int = 2024) -> tuple[float, int, float]:
     trader = _trader(broker, fast)
     for s in market.symbols:  # build the lazily generated paths outside the timing
         market.arrays(s)
-    t0, c0 = time.perf_counter(), time.process_time()
-    for ts in moments:
-        broker.advance_to(ts)
-        trader.iteration()
-    spent, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return spent, len(moments), float(broker.get_account().equity), cpu
+    return _replay(broker, trader, moments)
 
 
 def main() -> None:

@@ -35,14 +35,7 @@ def load_market():
 
         print(f"({REAL} not found: using the simulated market)")
         return default_market(), Settings(), ("2023-06-01", "2025-06-01")
-    frames = {}
-    for sym in STOCKS + ["SH", "SPY"]:
-        df = pd.read_csv(REAL / f"{sym}.csv")
-        date_col = next(c for c in df.columns if c.lower() in ("date", "timestamp", "time"))
-        df.index = pd.DatetimeIndex(pd.to_datetime(df.pop(date_col)))
-        df.columns = [c.lower() for c in df.columns]
-        frames[sym] = df[["open", "high", "low", "close", "volume"]]
-    market = HistoricalMarket(frames)
+    market = HistoricalMarket({sym: pd.read_csv(REAL / f"{sym}.csv") for sym in STOCKS + ["SH", "SPY"]})
     settings = Settings(entry={"watchlist": STOCKS}, hedge={"sentiment_symbols": ["AAPL", "MSFT", "GOOGL", "NVDA", "TSLA"]})
     return market, settings, None
 

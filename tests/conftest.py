@@ -25,5 +25,6 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 def real_data_dir() -> Path:
     """Folder of real market data (``../shared/data/real``); skips the test when it is absent."""
     if not REAL_DATA_DIR.is_dir():
+        # The project's rule for ../shared data: CI always has it; a clone without it skips, saying why.
         pytest.skip(f"real data not available: {REAL_DATA_DIR} missing")
     return REAL_DATA_DIR

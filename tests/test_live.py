@@ -264,7 +264,7 @@ def test_cli_live_bad_speed_exits_two_with_one_line(tmp_path):
 
 # ---------------------------------------------------------------- a notebook kernel
 def test_notebook_kernel_stays_responsive_while_the_loop_runs():
-    jupyter_client = pytest.importorskip("jupyter_client")
+    import jupyter_client  # a dependency (nbval, voila): its absence must fail, not skip
     km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
     try:
         def run(code: str) -> str:

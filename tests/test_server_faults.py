@@ -14,7 +14,7 @@ from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest
 from activetrader.market import SimulatedMarket
 from activetrader.server import Sandbox
 
-KEY, SECRET = "PKSERVERFAULT000TEST", "sandbox-fault-secret-for-tests-000"
+KEY, SECRET = "test-key-server-faults", "sandbox-fault-secret-for-tests-000"
 HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 
 

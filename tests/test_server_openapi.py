@@ -152,6 +152,8 @@ class SpecChecker:
 @pytest.fixture(scope="module")
 def checker() -> SpecChecker:
     if not SPEC_DIR.is_dir():
+        # The specs live in ../shared beside the clone (CI always has it, as for the real data);
+        # on a clone without it there is nothing to validate against, and the reason is printed.
         pytest.skip(f"Alpaca's OpenAPI specs not available: {SPEC_DIR} missing")
     return SpecChecker()
 

@@ -21,7 +21,7 @@ from activetrader.broker import SimBroker
 from activetrader.market import SimulatedMarket
 from activetrader.server import Sandbox
 
-KEY, SECRET = "PKSERVERTEST0000TEST", "sandbox-secret-for-tests-only-0000"
+KEY, SECRET = "test-key-server-rest", "sandbox-secret-for-tests-only-0000"
 START = pd.Timestamp("2024-03-04 09:00", tz="America/New_York")  # a Monday, before the open
 
 

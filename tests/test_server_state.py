@@ -19,7 +19,7 @@ from activetrader.market import SimulatedMarket
 from activetrader.server import Sandbox
 from activetrader.server.state import StateError, StateStore
 
-KEY, SECRET = "PKSERVERSTATE000TEST", "sandbox-state-secret-for-tests-00"
+KEY, SECRET = "test-key-server-state", "sandbox-state-secret-for-tests-00"
 
 
 def _view(client: TradingClient) -> dict:

@@ -87,7 +87,7 @@ def result_chart(result, *, fig=None):
     with fig.batch_update():
         curve, ent, ex, dd = fig.data
         curve.x, curve.y = _naive(eq.index), eq.tolist()
-        dd.x, dd.y = _naive(eq.index), result.drawdown.tolist() if hasattr(result, "drawdown") else []
+        dd.x, dd.y = _naive(eq.index), result.drawdown.tolist()
         ent.x = _naive(entries["entry_time"]) if len(entries) else []
         ent.y = _at(eq, entries["entry_time"])
         ent.text = [f"{r.symbol} {r.qty:g} sh @ {r.entry_price:,.2f} ({r.purpose})" for r in entries.itertuples()]

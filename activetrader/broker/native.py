@@ -12,7 +12,10 @@ so both paths feed the strategy identical values (tests/test_fast_path.py).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .orders import SimOrder
 
 
 class NativeAccount(NamedTuple):
@@ -51,4 +54,15 @@ class NativeOrder(NamedTuple):
     parent_id: str | None
 
 
-__all__ = ["NativeAccount", "NativeOrder", "NativePosition"]
+def native_order(od: SimOrder, parent_id: str | None) -> NativeOrder:
+    """The row of one simulated order (``parent_id``: its parent's id when listed as a leg)."""
+    return NativeOrder(od.id, od.client_order_id, od.symbol, od.side, od.type, od.status, od.order_class,
+                       float(od.qty or 0), _opt(od.limit_price), _opt(od.stop_price), _opt(od.trail_percent),
+                       _opt(od.trail_price), parent_id)
+
+
+def _opt(x) -> float | None:
+    return None if x is None else float(x)
+
+
+__all__ = ["NativeAccount", "NativeOrder", "NativePosition", "native_order"]

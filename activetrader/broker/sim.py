@@ -50,7 +50,7 @@ from . import rules
 from .errors import INVALID, NOT_FOUND, UNPROCESSABLE, api_error
 from .fills import DOWN, UP, bar_path, first_touch, path_time_to_ns, trailing_stop_level
 from .lifecycle import TERMINAL_STATUSES
-from .native import NativeAccount, NativeOrder, NativePosition
+from .native import NativeAccount, NativeOrder, NativePosition, native_order
 from .orders import SimOrder, asset_id, enum_value, fmt_qty
 
 SameBar = Literal["worst", "best", "path"]
@@ -791,11 +791,11 @@ class SimBroker:
         for od in self._select_orders(status="all", nested=True, limit=n,
                                       after=to_ns(after) if after is not None else None):
             if keep is None or od.status in keep:
-                rows.append(_native_order(od, None))
+                rows.append(native_order(od, None))
             for i in od.leg_ids:
                 leg = orders[i]
                 if keep is None or leg.status in keep:
-                    rows.append(_native_order(leg, od.id))
+                    rows.append(native_order(leg, od.id))
         return rows
 
     # ------------------------------------------------------------------ convenience
@@ -831,12 +831,3 @@ class SimBroker:
                 data[name] = list(values)
         return pd.DataFrame(data, columns=cols)
 
-
-def _native_order(od: SimOrder, parent_id: str | None) -> NativeOrder:
-    return NativeOrder(od.id, od.client_order_id, od.symbol, od.side, od.type, od.status, od.order_class,
-                       float(od.qty or 0), _opt(od.limit_price), _opt(od.stop_price), _opt(od.trail_percent),
-                       _opt(od.trail_price), parent_id)
-
-
-def _opt(x) -> float | None:
-    return None if x is None else float(x)

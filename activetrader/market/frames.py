@@ -98,7 +98,7 @@ def _aggregate(v: _View, first: np.ndarray, label: np.ndarray, end: np.ndarray) 
                  v.close[last], volume, np.add.reduceat(v.trade_count, first), vwap)
 
 
-def _iso(ns: np.ndarray) -> list[str]:
+def iso_times(ns: np.ndarray) -> list[str]:
     """RFC 3339 strings (``...Z``) of int-ns UTC instants, as the Alpaca API writes them."""
     return np.datetime_as_string(ns.astype("datetime64[ns]").astype("datetime64[s]"), unit="s", timezone="UTC").tolist()
 
@@ -356,7 +356,7 @@ class MarketData:
         i = self._complete(v)
         if not i:
             return None
-        return {"t": _iso(v.end[i - 1: i])[0], "p": float(v.close[i - 1]), "s": TRADE_SIZE}
+        return {"t": iso_times(v.end[i - 1: i])[0], "p": float(v.close[i - 1]), "s": TRADE_SIZE}
 
     def _today_ns(self) -> int:
         if self._as_of_ns is None:
@@ -385,7 +385,7 @@ def _raw_bars(v: _View, i0: int, i1: int) -> list[dict]:
     cols = [v.open[i0:i1].tolist(), v.high[i0:i1].tolist(), v.low[i0:i1].tolist(), v.close[i0:i1].tolist(),
             v.volume[i0:i1].tolist(), v.trade_count[i0:i1].tolist(), v.vwap[i0:i1].tolist()]
     return [{"t": t, "o": o, "h": h, "l": lo, "c": c, "v": vol, "n": _num(n), "vw": _num(vw)}
-            for t, o, h, lo, c, vol, n, vw in zip(_iso(v.label[i0:i1]), *cols)]
+            for t, o, h, lo, c, vol, n, vw in zip(iso_times(v.label[i0:i1]), *cols)]
 
 
 def _frame(parts: list[tuple[str, _View, int, int]]) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from starlette.routing import Route
 
-from ..market.frames import TRADE_SIZE, parse_timeframe
+from ..market.frames import TRADE_SIZE, iso_times, parse_timeframe
 from ..market.sessions import ET
 from . import wire
 from .wire import BAD_REQUEST, Query, WireError, call, endpoint, ok
@@ -88,12 +88,6 @@ def _untoken(token: str) -> tuple[str, int]:
         raise WireError("page_token: invalid page token", 400, BAD_REQUEST) from None
 
 
-def _iso(ns: np.ndarray) -> list[str]:
-    """RFC 3339 ``...Z`` strings of int-ns UTC instants (vectorised; bars start on whole seconds)."""
-    return np.datetime_as_string(ns.astype("datetime64[ns]").astype("datetime64[s]"), unit="s",
-                                 timezone="UTC").tolist()
-
-
 def _bar_json(t: str, o, h, lo, c, v, n, vw) -> dict:
     return {"t": t, "o": o, "h": h, "l": lo, "c": c, "v": int(v) if float(v).is_integer() else v,
             "n": None if n != n else int(n), "vw": None if vw != vw else vw}
@@ -106,7 +100,7 @@ def _bars_page(venue, symbols, tf, start, end, limit, token, desc) -> tuple[dict
         start = _day_start(venue.now)
     if not known or (end is not None and end < start):
         return {}, None
-    frame = market.bars(known, start=start, end=end if end is not None else None, timeframe=tf)
+    frame = market.bars(known, start=start, end=end, timeframe=tf)
     syms = frame.index.get_level_values(0).to_numpy(dtype=object)
     ns = frame.index.get_level_values(1).as_unit("ns").asi8
     order = np.lexsort((-ns if desc else ns, syms)) if len(ns) else np.empty(0, dtype=np.int64)
@@ -120,7 +114,7 @@ def _bars_page(venue, symbols, tf, start, end, limit, token, desc) -> tuple[dict
         i0 = int(hits[0]) if len(hits) else len(ns)
     i1 = min(i0 + min(limit, venue.page_size), len(ns))
     out: dict[str, list] = {}
-    rows = zip(syms[i0:i1].tolist(), _iso(ns[i0:i1]), *(col[i0:i1].tolist() for col in cols))
+    rows = zip(syms[i0:i1].tolist(), iso_times(ns[i0:i1]), *(col[i0:i1].tolist() for col in cols))
     for sym, *bar in rows:
         out.setdefault(sym, []).append(_bar_json(*bar))
     nxt = _token(syms[i1 - 1], ns[i1 - 1]) if i1 < len(ns) else None
@@ -138,7 +132,7 @@ def _page_args(q: Query):
     return start, end, limit, token, desc
 
 
-def _bars_args(request, venue, q: Query):
+def _bars_args(venue, q: Query):
     _common(q)
     tf = _timeframe(q, venue.market)
     start, end, limit, token, desc = _page_args(q)
@@ -150,7 +144,7 @@ def _bars_args(request, venue, q: Query):
 async def get_bars(request, venue):
     q = Query(request.query_params)
     symbols = q.symbols("symbols", required=True)
-    args = _bars_args(request, venue, q)
+    args = _bars_args(venue, q)
     bars, nxt = await call(venue, _bars_page, venue, symbols, *args)
     return ok({"bars": bars, "next_page_token": nxt})
 
@@ -159,7 +153,7 @@ async def get_bars(request, venue):
 async def get_symbol_bars(request, venue):
     q = Query(request.query_params)
     symbol = _path_symbol(request)
-    args = _bars_args(request, venue, q)
+    args = _bars_args(venue, q)
     bars, nxt = await call(venue, _bars_page, venue, [symbol], *args)
     return ok({"bars": bars.get(symbol, []), "symbol": symbol, "next_page_token": nxt})
 

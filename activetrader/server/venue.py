@@ -337,7 +337,7 @@ def _as_of(model, od, ns: int, status: str):
 def _mask(key: str | None) -> str:
     """A key shown only by its last 4 characters (none of it when shorter than 12).
 
-    >>> _mask("PKTEST0000000000ABCD"), _mask("short")
+    >>> _mask("not-a-real-key-ABCD"), _mask("short")
     ("'****ABCD'", "'****'")
     """
     if not key:

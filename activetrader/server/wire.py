@@ -137,6 +137,16 @@ class Query:
         v = self.params.get(name)
         return None if v is None or v == "" else v
 
+    def _convert(self, name: str, convert, what: str) -> tuple[str | None, Any]:
+        """The raw value and ``convert(raw)`` (both None when absent); a refusal names ``what``."""
+        v = self.get(name)
+        if v is None:
+            return None, None
+        try:
+            return v, convert(v)
+        except ValueError:
+            raise WireError(f"{name}: {v!r} is not {what}") from None
+
     def boolean(self, name: str, default: bool | None = None) -> bool | None:
         v = self.get(name)
         if v is None:
@@ -149,25 +159,17 @@ class Query:
 
     def integer(self, name: str, default: int | None = None, *, lo: int | None = None,
                 hi: int | None = None) -> int | None:
-        v = self.get(name)
+        v, n = self._convert(name, int, "an integer")
         if v is None:
             return default
-        try:
-            n = int(v)
-        except ValueError:
-            raise WireError(f"{name}: {v!r} is not an integer") from None
         if (lo is not None and n < lo) or (hi is not None and n > hi):
             raise WireError(f"{name}: {n} is out of range ({lo} to {hi})")
         return n
 
     def number(self, name: str, *, lo: float | None = None, hi: float | None = None) -> float | None:
-        v = self.get(name)
+        v, x = self._convert(name, float, "a number")
         if v is None:
             return None
-        try:
-            x = float(v)
-        except ValueError:
-            raise WireError(f"{name}: {v!r} is not a number") from None
         if not math.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi):
             raise WireError(f"{name}: {v!r} is out of range ({lo} to {hi})")
         return x

@@ -135,22 +135,8 @@ class _Caps:
             self.warn(sym, f"dropped bracket with invalid levels: stop {fmt_price(stop)}, "
                       f"entry {fmt_price(px)}, take-profit {fmt_price(e.take_profit)}")
             return None
-        limits = {"whole shares": whole(e.qty), "position cap": whole(self.cap / px),
-                  "available cash": whole(self.cash / px)}
-        if sym in self.inverse or e.purpose == "hedge":
-            limits["inverse cap"] = whole(self.inverse_room / px)
-        qty = min(limits.values())
-        if qty < e.qty:
-            why = min(limits, key=limits.get)
-            self.warn(sym, f"bracket qty {e.qty:g} -> {qty} ({why})" if qty else
-                      f"dropped bracket of {e.qty:g} sh ({why})")
-        if qty < 1:
-            return None
-        self.cash -= qty * px
-        self.held[sym] = qty
-        if "inverse cap" in limits:
-            self.inverse_room -= qty * px
-        return replace(e, qty=qty, stop_loss=stop)
+        qty = self.fit(sym, px, e.qty, self.cap, sym in self.inverse or e.purpose == "hedge", "bracket")
+        return replace(e, qty=qty, stop_loss=stop) if qty >= 1 else None
 
     def buy(self, e: EnterPosition) -> EnterPosition | None:
         """A plain buy: whole shares, within the position cap (counting what is held), the
@@ -159,22 +145,26 @@ class _Caps:
         if not px or px <= 0:
             self.warn(sym, f"dropped buy of {e.qty:g} sh: no price")
             return None
-        held = self.held.get(sym, 0) * px
-        limits = {"whole shares": whole(e.qty), "position cap": whole((self.cap - held) / px),
+        qty = self.fit(sym, px, e.qty, self.cap - self.held.get(sym, 0) * px, sym in self.inverse, "buy")
+        return replace(e, qty=qty) if qty >= 1 else None
+
+    def fit(self, sym: str, px: float, want: float, room: float, inverse: bool, what: str) -> int:
+        """Whole shares of a buy of ``want`` at ``px`` within ``room`` dollars of position cap,
+        the cash and (``inverse``) the inverse cap; warns when it shrinks, books what is kept."""
+        limits = {"whole shares": whole(want), "position cap": whole(room / px),
                   "available cash": whole(self.cash / px)}
-        if sym in self.inverse:
+        if inverse:
             limits["inverse cap"] = whole(self.inverse_room / px)
         qty = min(limits.values())
-        if qty < e.qty:
+        if qty < want:
             why = min(limits, key=limits.get)
-            self.warn(sym, f"buy qty {e.qty:g} -> {qty} ({why})" if qty else f"dropped buy of {e.qty:g} sh ({why})")
-        if qty < 1:
-            return None
-        self.cash -= qty * px
-        self.held[sym] = self.held.get(sym, 0) + qty
-        if "inverse cap" in limits:
-            self.inverse_room -= qty * px
-        return replace(e, qty=qty)
+            self.warn(sym, f"{what} qty {want:g} -> {qty} ({why})" if qty else f"dropped {what} of {want:g} sh ({why})")
+        if qty >= 1:
+            self.cash -= qty * px
+            self.held[sym] = self.held.get(sym, 0) + qty
+            if inverse:
+                self.inverse_room -= qty * px
+        return qty
 
     def protect(self, p: ProtectPosition) -> ProtectPosition | None:
         qty = whole(p.qty)

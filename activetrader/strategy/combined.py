@@ -16,8 +16,8 @@ from activetrader.settings import Settings
 from .base import Strategy
 from .caps import INVERSE_ETFS, inverse_exposure, whole
 from .draft import Draft
-from .intents import EnterBracket, ExitPosition, Plan, ProtectPosition, RaiseStop, TrimPosition
-from .levels import MIN_DISTANCE, bracket_levels, fmt_price, round_price
+from .intents import ExitPosition, Plan, ProtectPosition, RaiseStop, TrimPosition
+from .levels import MIN_DISTANCE, fmt_price, round_price
 from .snapshot import PositionView
 from .trailing import ratchet, trailable_stops
 
@@ -246,12 +246,9 @@ class CombinedStrategy(Strategy):
         if why:
             d.skip("hedge", etf, f"bearish but not hedging: {why}")
             return
-        tp, sl = bracket_levels(price, take_profit_pct=d.settings.bracket.take_profit_pct,
-                                stop_loss_pct=d.settings.bracket.stop_loss_pct)
         after = (held + qty * price) / d.equity
-        d.add(EnterBracket(symbol=etf, qty=qty, reference_price=price, take_profit=tp,
-                           stop_loss=sl, purpose="hedge",
-                           reason=f"bearish: {verdict}; inverse {held / d.equity:.1%} -> {after:.1%}"))
+        d.enter(etf, qty, price, purpose="hedge",
+                reason=f"bearish: {verdict}; inverse {held / d.equity:.1%} -> {after:.1%}")
         d.spendable -= qty * price
 
     # -- step 4 ----------------------------------------------------------------------------
@@ -261,7 +258,7 @@ class CombinedStrategy(Strategy):
         most ``max_new_positions``. Size: ``min(position_pct, max_position_pct) × equity``,
         within spendable cash, floored to whole shares (Alpaca rejects fractional
         brackets); take-profit and stop at ±% of the current price, valid increments."""
-        e, b = d.settings.entry, d.settings.bracket
+        e = d.settings.entry
         d.watchlist_rsi = d.rsi(e.watchlist, e.rsi_period)
         busy = {p.symbol for p in d.snapshot.positions if p.qty}
         busy |= {o.symbol for o in d.snapshot.orders if o.side == "buy" and o.is_live}
@@ -290,11 +287,8 @@ class CombinedStrategy(Strategy):
                 d.skip("entry", sym, f"RSI {rsi:.1f}: insufficient cash: {fmt_price(d.spendable)} "
                        f"available, one share costs {fmt_price(price)}")
                 continue
-            tp, sl = bracket_levels(price, take_profit_pct=b.take_profit_pct,
-                                    stop_loss_pct=b.stop_loss_pct)
-            d.add(EnterBracket(symbol=sym, qty=qty, reference_price=price, take_profit=tp,
-                               stop_loss=sl, purpose="entry", rsi=rsi, confidence=conf,
-                               reason=f"RSI {rsi:.1f} < {e.oversold:g}, confidence {conf:.2f}"))
+            d.enter(sym, qty, price, purpose="entry", rsi=rsi, confidence=conf,
+                    reason=f"RSI {rsi:.1f} < {e.oversold:g}, confidence {conf:.2f}")
             d.spendable -= qty * price
             entered += 1
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .caps import cash_after, spendable_cash
-from .intents import Plan, PlanWarning, Skipped
+from .intents import EnterBracket, Plan, PlanWarning, Skipped
+from .levels import bracket_levels
 from .snapshot import PositionView, Snapshot
 
 
@@ -64,6 +65,14 @@ class Draft:
     # -- writing ---------------------------------------------------------------------------
     def add(self, intent) -> None:
         self.intents.append(intent)
+
+    def enter(self, symbol: str, qty: int, price: float, *, purpose: str, reason: str,
+              rsi: float | None = None, confidence: float | None = None) -> None:
+        """Plan a bracket buy of ``qty`` at ``price``, its legs at the ``bracket`` settings' levels."""
+        b = self.settings.bracket
+        tp, sl = bracket_levels(price, take_profit_pct=b.take_profit_pct, stop_loss_pct=b.stop_loss_pct)
+        self.add(EnterBracket(symbol=symbol, qty=qty, reference_price=price, take_profit=tp, stop_loss=sl,
+                              purpose=purpose, rsi=rsi, confidence=confidence, reason=reason))
 
     def remove(self, intent) -> None:
         self.intents.remove(intent)

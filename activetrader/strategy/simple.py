@@ -39,7 +39,7 @@ from typing import Any
 from .base import Strategy
 from .caps import whole
 from .draft import Draft
-from .intents import EnterBracket, ExitPosition, Plan, ProtectPosition
+from .intents import ExitPosition, Plan, ProtectPosition
 from .levels import MIN_DISTANCE, bracket_levels, fmt_price, round_price
 
 _EPS = 1e-9
@@ -104,7 +104,7 @@ class RsiBracket(Strategy):
                               reason="bracket legs gone (e.g. Alpaca's 90-day GTC expiry)"))
 
     def _enter(self, d: Draft, candidates: list[str]) -> None:
-        e, b = d.settings.entry, d.settings.bracket
+        e = d.settings.entry
         rsi = d.rsi(candidates, e.rsi_period)
         d.watchlist_rsi = rsi
         oversold = sorted((r, s) for s, r in rsi.items() if r is not None and r < e.oversold)
@@ -116,11 +116,7 @@ class RsiBracket(Strategy):
                 d.skip("entry", sym, f"RSI {value:.1f}: budget {fmt_price(budget)} buys no share "
                        f"at {fmt_price(price or 0.0)}")
                 continue
-            tp, sl = bracket_levels(price, take_profit_pct=b.take_profit_pct,
-                                    stop_loss_pct=b.stop_loss_pct)
-            d.add(EnterBracket(symbol=sym, qty=qty, reference_price=price, take_profit=tp,
-                               stop_loss=sl, purpose="entry", rsi=value,
-                               reason=f"RSI {value:.1f} < {e.oversold:g}"))
+            d.enter(sym, qty, price, purpose="entry", rsi=value, reason=f"RSI {value:.1f} < {e.oversold:g}")
 
     def __repr__(self) -> str:
         return f"RsiBracket(dollars={self.dollars!r})"

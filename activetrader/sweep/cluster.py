@@ -13,7 +13,6 @@ import copy
 import logging
 import math
 import os
-import sys
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -136,7 +135,9 @@ def _progress(progress, total: int, label: str, client) -> Callable[[int | None]
                 progress(done[0], total)
         return call
     if progress is None:
-        progress = _interactive() and total > 1
+        from ..backtest.progress import interactive
+
+        progress = interactive() and total > 1
     if not progress:
         return lambda n: None
     from tqdm.auto import tqdm
@@ -152,9 +153,3 @@ def _progress(progress, total: int, label: str, client) -> Callable[[int | None]
         else:
             bar.update(n)
     return tick
-
-
-def _interactive() -> bool:
-    if "ipykernel" in sys.modules:
-        return True
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
