@@ -397,6 +397,7 @@ class Settings(_Model):
     entry: EntrySettings = Field(default_factory=EntrySettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     _subscribers: list[_Callback] = PrivateAttr(default_factory=list)
+    _version: int = PrivateAttr(default=0)
 
     def model_post_init(self, context: Any, /) -> None:
         for name in _GROUPS:
@@ -417,8 +418,25 @@ class Settings(_Model):
         return group
 
     def _changed(self, path: str, old: Any, new: Any) -> None:
+        self.__pydantic_private__["_version"] += 1
         for callback in list(self._subscribers):
             callback(path, old, new)
+
+    @property
+    def version(self) -> int:
+        """A change counter: every successful assignment (to a setting or a whole group) adds 1,
+        so while one Settings object keeps its version its values are unchanged (what lets
+        :meth:`Strategy.decide <activetrader.strategy.base.Strategy.decide>` reuse its copies).
+        A copy starts at its original's count; compare versions of the same object only.
+
+        >>> s = Settings()
+        >>> before = s.version
+        >>> s.entry.oversold = 25.0
+        >>> s.entry = {"oversold": 20.0}
+        >>> s.version - before
+        2
+        """
+        return self.__pydantic_private__["_version"]
 
     def subscribe(self, callback: _Callback) -> Callable[[], None]:
         """Call ``callback(path, old, new)`` after every successful assignment.

@@ -35,7 +35,8 @@ from .strategy import (
     ProtectPosition, Snapshot, Strategy, TrimPosition,
 )
 from .strategy.intents import EnterPosition, RaiseStop, intent_fields
-from .strategy.snapshot import LIVE_STATUSES
+from .strategy.snapshot import LIVE_STATUSES, position_views
+from .strategy.wake import decision_days
 
 #: Live GTC orders are younger than Alpaca's 90-day auto-cancel, so this window finds them all.
 _ORDER_WINDOW = pd.Timedelta(days=91)
@@ -126,12 +127,18 @@ class Trader:
 
     def _universe(self, held: list[str]) -> list[str]:
         """Symbols one bars request covers; those a market says it lacks are left out (they
-        then read as 'not enough bars' in the plan)."""
-        s = self.settings
-        wanted = set(s.hedge.sentiment_symbols) | set(s.entry.watchlist) | set(held) | {s.hedge.inverse_etf}
-        if hasattr(self.market, "__contains__"):
-            wanted = {w for w in wanted if w in self.market}
-        return sorted(wanted)
+        then read as 'not enough bars' in the plan). The settings' part is kept while the
+        settings (same object, same version) and the market are the same."""
+        s, market = self.settings, self.market
+        base = self.__dict__.get("_universe_base")
+        if base is None or base[0] is not s or base[1] != s.version or base[2] is not market:
+            wanted = {*s.hedge.sentiment_symbols, *s.entry.watchlist, s.hedge.inverse_etf}
+            if hasattr(market, "__contains__"):
+                wanted = {w for w in wanted if w in market}
+            base = self._universe_base = (s, s.version, market, sorted(wanted), frozenset(wanted),
+                                          hasattr(market, "__contains__"))
+        extra = {h for h in held if h not in base[4] and (not base[5] or h in market)}
+        return sorted(base[4] | extra) if extra else list(base[3])
 
     def _native_broker(self) -> bool:
         """The broker offers plain views (a capability, e.g. the SimBroker) and fast is on."""
@@ -144,14 +151,15 @@ class Trader:
         Through the native fast path (see ``fast``) the same four calls return plain rows, and
         the bars stay arrays until someone reads ``Snapshot.bars``."""
         now = self.now
-        after = now - _ORDER_WINDOW
         if self._native_broker():
             b = self.broker
             account = AccountView(*self._call(b.native_account))
-            pos_views = tuple(PositionView(*p) for p in self._call(b.native_positions))
-            order_views = _native_order_views(self._call(b.native_orders, after=after.value, keep=LIVE_STATUSES),
+            pos_views = position_views(self._call(b.native_positions))
+            order_views = _native_order_views(self._call(b.native_orders, after=now.value - _ORDER_WINDOW.value,
+                                                         keep=LIVE_STATUSES),
                                               self._view_cache)  # every order in the window, like list_orders
         else:
+            after = now - _ORDER_WINDOW
             a = self._call(self.broker.get_account)
             account = AccountView(cash=float(a.cash), equity=float(a.equity), buying_power=float(a.buying_power))
             positions = self._call(self.broker.get_all_positions)
@@ -164,8 +172,7 @@ class Trader:
         source = None
         prices: dict[str, float] = {}
         if with_bars:
-            lookback = max(self.settings.entry.lookback_bars, 3 * self.settings.hedge.rsi_period)
-            days = int(lookback * 1.5) + 15
+            days = decision_days(self.settings)
             universe = self._universe([p.symbol for p in pos_views])
             if self.fast and hasattr(self.market, "bar_windows"):
                 start_ns = now.value - days * 86_400_000_000_000
@@ -522,12 +529,16 @@ class _Executor:
         try:
             if replace_id is not None:
                 order = self.t._call(self.t.broker.replace_order_by_id, replace_id, request)
+                order_id, status = str(order.id), order.status.value
+            elif self.t._native_broker() and hasattr(self.t.broker, "native_submit"):
+                order_id, status = self.t._call(self.t.broker.native_submit, request)  # no Order model
             else:
                 order = self.t._call(self.t.broker.submit_order, request)
+                order_id, status = str(order.id), order.status.value
             if _Executor.after_submit is not None:
                 _Executor.after_submit(cid)
             self._record(OrderOutcome(seq, "submit", symbol, description, client_order_id=cid,
-                                      order_id=str(order.id), status=order.status.value))
+                                      order_id=order_id, status=status))
             return True
         except APIError as e:
             if _msg(e) == "client_order_id must be unique":  # the same iteration ran before: idempotent

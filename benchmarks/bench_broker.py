@@ -1,8 +1,12 @@
-"""Benchmark: SimBroker.advance_to over a 500-symbol, 10-year daily market.
+"""Benchmark: SimBroker.advance_to over a 500-symbol, 10-year daily market, and the native
+fast path a Trader iteration calls.
 
-Prints a table of symbol-bars per second (universe size x sessions / seconds spent in
+The first table gives symbol-bars per second (universe size x sessions / seconds spent in
 ``advance_to``) for 0 and 20 resting exit groups, on a 500- and a 50-symbol universe: the
-engine's cost should follow the resting orders, not the universe size.
+engine's cost should follow the resting orders, not the universe size. The second gives the
+microseconds per session of what one backtest iteration asks of the broker with ``held``
+protected positions (an OCO each): the snapshot's ``native_account`` / ``native_positions`` /
+``native_orders`` right after the clock moved, one ``native_submit`` and the account read after.
 
 Run:  .venv/bin/python benchmarks/bench_broker.py   (or `make bench`)
 """
@@ -64,6 +68,44 @@ def run(universe: int, resting: int, years: int, *, trace_memory: bool = False) 
                 market_build_s=build, peak_mem_mb=peak / 2**20, open_orders_at_end=resting_now)
 
 
+def native_iteration(held: int, sessions: int = 250) -> dict:
+    """Microseconds per session spent in the native calls of one Trader iteration."""
+    from activetrader.strategy.snapshot import LIVE_STATUSES
+
+    m = SimulatedMarket(seed=11, start="2015-01-02", end="2016-12-31", symbols=held + 60)
+    closes = [m.calendar.session_close(d) for d in m.calendar.sessions_between("2015-01-02", "2016-12-31")]
+    b = SimBroker(m, cash=1e9, start=pd.Timestamp(closes[0]) - pd.Timedelta(hours=8))
+    symbols = [s for s in m.symbols if s not in ("SPY", "QQQ", "SH", "SPXS", "SQQQ")]
+    kept, spare = symbols[:held], symbols[held:]
+    for s in symbols:  # generate the lazily built price paths (and the broker's lists) before timing
+        b.last_price(s)
+    for s in kept:
+        b.submit_order(MarketOrderRequest(symbol=s, qty=10, side="buy", time_in_force="day"))
+    b.advance_to(closes[0])
+    _protect(b, kept)
+    spent = dict.fromkeys(["native_account", "native_positions", "native_orders", "native_submit",
+                           "native_account (after)"], 0.0)
+    clock = time.perf_counter
+    for k, ts in enumerate(closes[1:sessions + 1]):
+        if k and k % 60 == 0:
+            b.cancel_orders()
+            _protect(b, kept)
+        b.advance_to(pd.Timestamp(ts) - pd.Timedelta(hours=6))  # mornings: the previous close is the price
+        after = b._now_ns - 91 * 86_400_000_000_000
+        sym = spare[k % len(spare)]
+        calls = [("native_account", b.native_account), ("native_positions", b.native_positions),
+                 ("native_orders", lambda: b.native_orders(after=after, keep=LIVE_STATUSES)),
+                 ("native_submit", lambda: b.native_submit(LimitOrderRequest(  # a DAY buy far below: it expires
+                     symbol=sym, qty=1, side="buy", time_in_force="day", limit_price=round(b.last_price(sym) / 2, 2)))),
+                 ("native_account (after)", b.native_account)]
+        for name, call in calls:
+            t = clock()
+            call()
+            spent[name] += clock() - t
+    n = min(sessions, len(closes) - 1)
+    return {"held": held, **{name: s / n * 1e6 for name, s in spent.items()}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--years", type=int, default=10)
@@ -79,6 +121,10 @@ def main() -> None:
     r500, r50 = rows[1]["seconds"], rows[2]["seconds"]
     print(f"\n20 resting groups: 500-symbol / 50-symbol time ratio = {r500 / r50:.2f} "
           "(about 1 means the cost follows resting orders, not universe size)")
+    native = pd.DataFrame([native_iteration(held) for held in (30, 150)])
+    with pd.option_context("display.width", 160, "display.float_format", "{:,.1f}".format):
+        print("\nnative fast path, microseconds per session (one Trader iteration's broker calls):")
+        print(native.to_string(index=False))
 
 
 if __name__ == "__main__":

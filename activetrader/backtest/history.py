@@ -26,12 +26,6 @@ def universe(settings, strategy) -> list[str]:
     return sorted(names)
 
 
-def lookback_days(settings) -> int:
-    """Calendar days of history before the first decision: what the Trader asks for each iteration."""
-    bars = max(settings.entry.lookback_bars, 3 * settings.hedge.rsi_period)
-    return int(bars * 1.5) + 15
-
-
 def fetch_market(client, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp, *, every: str,
                  lookback: int) -> HistoricalMarket:
     """One ``get_stock_bars`` request for ``symbols`` from ``start - lookback`` days to ``end``'s

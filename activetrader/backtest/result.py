@@ -75,9 +75,13 @@ class BacktestResult:
         * ``worst_gap_loss``: the worst ``return_pct`` among those gapped stop exits.
         * ``exposure``: average, over the equity points, of the fraction of equity held in
           positions other than inverse ETFs; ``inverse_exposure``: the same for inverse ETFs.
-        * ``iterations``: how many iterations ran; ``elapsed_s``: wall-clock seconds of the run.
+        * ``iterations``: how many iteration times the run had (each one run, or skipped as
+          quiet); ``elapsed_s``: wall-clock seconds of the run.
     reports:
-        The :class:`~activetrader.IterationReport` of every iteration, in order.
+        The :class:`~activetrader.IterationReport` of every iteration that ran, in order.
+    skipped:
+        Iterations not run because the strategy's wake rule showed their plan empty
+        (:mod:`activetrader.backtest.quiet`; ``backtest(..., skip_quiet=False)`` runs them all).
 
     ``drawdown`` is ``equity / equity.cummax() − 1``; :meth:`plot` draws equity, drawdown and
     the trades. In a notebook the result renders as a stats table.
@@ -94,6 +98,7 @@ class BacktestResult:
     at: str = "09:00"
     cash: float = 100_000.0
     settings: Any = field(default=None, repr=False)
+    skipped: int = 0
 
     @property
     def drawdown(self) -> pd.Series:
@@ -134,7 +139,8 @@ class BacktestResult:
         # Wall-clock time is written "in 0.12s" (a form notebook checks sanitize), not as a stat row.
         counts = self.trades["exit_reason"].value_counts()
         trades = ", ".join(f"{counts[r]} {r}" for r in counts.index) or "none"
-        return (f"{int(self.stats['iterations'])} iterations in {self.stats['elapsed_s']:.2f}s; "
+        quiet = f" ({self.skipped} skipped as quiet)" if self.skipped else ""
+        return (f"{int(self.stats['iterations'])} iterations{quiet} in {self.stats['elapsed_s']:.2f}s; "
                 f"round trips: {trades}")
 
     def __repr__(self) -> str:

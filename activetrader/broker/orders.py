@@ -32,6 +32,16 @@ def fmt_qty(q: float) -> str:
     return str(int(round(q))) if abs(q - round(q)) < 1e-9 else repr(round(q, 9))
 
 
+def qty_number(q: float) -> float:
+    """``float(fmt_qty(q))``, what a reader of the written quantity gets, without the text.
+
+    >>> qty_number(10.0000000001), qty_number(0.1234567891)
+    (10.0, 0.123456789)
+    """
+    r = round(q)
+    return float(r) if abs(q - r) < 1e-9 else round(q, 9)
+
+
 def _num(x: float | None) -> str | None:
     if x is None:
         return None

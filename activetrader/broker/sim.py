@@ -32,11 +32,15 @@ and no slippage beyond the bar path (Alpaca's paper does not simulate them eithe
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from typing import Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -51,30 +55,95 @@ from .errors import INVALID, NOT_FOUND, UNPROCESSABLE, api_error
 from .fills import DOWN, UP, bar_path, first_touch, path_time_to_ns, trailing_stop_level
 from .lifecycle import TERMINAL_STATUSES
 from .native import NativeAccount, NativeOrder, NativePosition, native_order
-from .orders import SimOrder, asset_id, enum_value, fmt_qty
+from .orders import SimOrder, asset_id, enum_value, fmt_qty, qty_number
+from .submit import build_orders, build_replacement
 
 SameBar = Literal["worst", "best", "path"]
 _ID_NS = uuid.UUID("0f6c2a4e-5b1d-4c4e-8f7a-73696d62726b")
 _INVERSE_ETFS = frozenset({"SH", "SPXS", "SQQQ", "SDS", "PSQ", "SPXU", "QID"})
 _NEVER = 2**63 - 1
+_BEFORE_ALL = -(2**63)  # before any int64 ns time
+#: What a NamedTuple's generated ``__new__`` calls: builds native rows without its Python frame.
+_tuple_new = tuple.__new__
+_NY = ZoneInfo("America/New_York")
+_GTC_DAYS, _GTC_JOB = timedelta(days=90), dtime(16, 15)  # 90 days, then the 4:15pm ET job (§1)
+_ID_SHA1 = hashlib.sha1(_ID_NS.bytes)  # uuid5's hash, primed with the namespace (see order_id)
 
+
+def order_id(seq: int) -> str:
+    """The id of the ``seq``-th order: ``str(uuid.uuid5(_ID_NS, f"order:{seq}"))``, computed
+    without building a UUID object (ids are made on every submission).
+
+    >>> order_id(1) == str(uuid.uuid5(_ID_NS, "order:1"))
+    True
+    """
+    h = _ID_SHA1.copy()
+    h.update(b"order:%d" % seq)
+    b = bytearray(h.digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50  # version 5
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = b.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+def gtc_expiry_ns(ns: int) -> int:
+    """When a GTC order created at ``ns`` (int ns UTC) is auto-cancelled: 16:15 New York time
+    (the 4:15pm ET job) on the 90th calendar day after its New York creation date
+    (alpaca-contract.md §1), on either side of a DST change. Plain ints and :mod:`zoneinfo`,
+    because a submission pays for this on every new moment.
+
+    >>> from_ns(gtc_expiry_ns(to_ns("2024-03-04 15:00-05:00"))).tz_convert("America/New_York")
+    Timestamp('2024-06-02 16:15:00-0400', tz='America/New_York')
+    """
+    created = datetime.fromtimestamp(ns // 1_000_000_000, _NY).date()
+    return int(datetime.combine(created + _GTC_DAYS, _GTC_JOB, tzinfo=_NY).timestamp()) * 1_000_000_000
 
 
 @dataclass(slots=True, eq=False)
 class _EngineCache:
-    """What the engine derives from market data, kept apart from the account state: it holds
-    the market, so a saved account (server/state.py) leaves it out and a reload rebuilds it."""
+    """What the engine derives from market data and caches of the account state, kept apart
+    from the account state itself: it holds the market, so a saved account (server/state.py)
+    leaves it out and a reload starts it empty (every entry is rebuilt when next asked for)."""
 
     market: object
     price_ns: int
     #: symbol -> (bar arrays, ends as a list, starts as a list)
     lists: dict = field(default_factory=dict)
-    #: symbol -> first bar index where its working orders can act (dropped when they change)
+    #: symbol -> (first bar index where its working orders can act, that bar's end or _NEVER);
+    #: dropped when they change
     wake: dict = field(default_factory=dict)
     #: advance_to before this instant has nothing to do (-1: unknown, look)
     quiet_until: int = -1
     #: last prices at ``price_ns``
     prices: dict = field(default_factory=dict)
+    # -- per symbol, dropped by :meth:`orders_changed` (the symbol's orders changed)
+    #: symbol -> shares held by its working sell orders
+    held: dict = field(default_factory=dict)
+    #: symbol -> (earliest expiry of its working orders, and of those and their waiting legs)
+    expiries: dict = field(default_factory=dict)
+    #: symbol -> its part of a live native_orders listing (see SimBroker._open_listing)
+    listings: dict = field(default_factory=dict)
+    #: symbol -> its native position row but the price: (qty, avg_entry_price, qty_available)
+    position_parts: dict = field(default_factory=dict)
+    # -- dropped by a fill
+    #: (clock, long market value at it)
+    market_value: tuple = (None, 0.0)
+    #: the held symbols, sorted
+    position_symbols: list | None = None
+    # --
+    #: (clock, buying power reserved by working buy orders at it); dropped when a buy order
+    #: stops working, or starts working other than on a new last symbol (SimBroker._work)
+    reserved: tuple = (None, 0.0)
+
+    def orders_changed(self, symbol: str) -> None:
+        """An order of ``symbol`` started or stopped working, changed status or moved its stop:
+        drop what was derived from the symbol's orders."""
+        self.wake.pop(symbol, None)
+        self.held.pop(symbol, None)
+        self.expiries.pop(symbol, None)
+        self.listings.pop(symbol, None)
+        self.position_parts.pop(symbol, None)
+        self.quiet_until = -1
 
 
 @dataclass(slots=True)
@@ -152,6 +221,8 @@ class SimBroker:
         self._seq = 0
         self._next_expiry_ns = _NEVER  # earliest expiry among working orders: skip scans before it
         self.fills: list[Fill] = []
+        #: Orders cancelled or expired so far (a backtest wakes a strategy after one; backtest.run).
+        self.ended_unfilled = 0
         self.realized_pl = 0.0
         self._now_ns = to_ns(start) if start is not None else int(market.start.value) - 1_000
         self._gtc_expiry: tuple[int | None, int] = (None, 0)
@@ -180,31 +251,42 @@ class SimBroker:
         wake, skip = self._c.wake, self.skip_quiet_bars
         if not (skip and ns < self._c.quiet_until):  # else no working order can act before ns
             for symbol in list(self._working):
+                if skip:
+                    hit = wake.get(symbol)
+                    if hit is not None and hit[1] > ns:  # its next event bar is not complete by ns
+                        continue
                 arr, ends, starts = self._ends(symbol)
                 i, i1 = bisect_right(ends, prev), bisect_right(ends, ns)
                 while symbol in self._working:
                     if skip:  # jump to the first bar where a working order can act
-                        w = wake.get(symbol)
-                        if w is None or w < i:
-                            w = wake[symbol] = self._first_event_bar(symbol, arr, starts, i)
+                        hit = wake.get(symbol)
+                        if hit is None or hit[0] < i:
+                            w = self._first_event_bar(symbol, arr, starts, i)
+                            hit = wake[symbol] = (w, ends[w] if w < len(ends) else _NEVER)
+                        w = hit[0]
                         if w >= i1:
                             break
                         i = w
                     elif i >= i1:
                         break
-                    self._process_bar(symbol, arr.start[i].item(), arr.end[i].item(), bool(arr.regular[i]),
-                                      arr.open[i].item(), arr.high[i].item(), arr.low[i].item(),
-                                      arr.close[i].item())
+                    self._process_bar(symbol, starts[i], ends[i], bool(arr.regular[i]), arr.open.item(i),
+                                      arr.high.item(i), arr.low.item(i), arr.close.item(i))
                     wake.pop(symbol, None)  # the bar may have changed the orders: look again from the next
                     i += 1
             if skip:  # the earliest moment a bar in which some order can act is complete
                 self._c.quiet_until = self._next_event_ns()
         if ns >= self._next_expiry_ns:
-            for order in [o for orders in self._working.values() for o in orders] + self._dormant_legs():
+            # Working orders, then legs waiting on their entry, each in symbol order; only the
+            # symbols with an order due are looked at (the order of ending decides a group's events).
+            known = self._c.expiries
+            due = [s for s in self._working if (known.get(s) or self._expiries(s))[1] <= ns]
+            orders = [o for s in due for o in self._working[s]]
+            orders += [self._orders[i] for s in due for od in self._working[s] if od.role == "entry"
+                       for i in od.leg_ids]
+            for order in orders:
                 if order.expires_ns is not None and order.expires_ns <= ns and order.is_open:
                     self._end_group_member(order, order.expiry_event, order.expires_ns)
-            self._next_expiry_ns = min((o.expires_ns for lst in self._working.values() for o in lst
-                                        if o.expires_ns is not None), default=_NEVER)
+            self._next_expiry_ns = min(((known.get(s) or self._expiries(s))[0] for s in self._working), default=_NEVER)
         self._now_ns = ns
         self._sync_market_clock()
 
@@ -219,15 +301,21 @@ class SimBroker:
         Before any bar of the symbol is complete, the first bar's open stands in (used only to
         size and check orders submitted before the market has printed).
         """
-        if self._c.price_ns != self._now_ns:  # prices change only when the clock moves
-            self._c.prices.clear()
-            self._c.price_ns = self._now_ns
-        p = self._c.prices.get(symbol)
+        prices = self._prices_now()
+        p = prices.get(symbol)
         if p is None:
-            arr, ends, _ = self._ends(symbol)
+            arr, ends, _ = self._c.lists.get(symbol) or self._ends(symbol)
             i = bisect_right(ends, self._now_ns)
-            p = self._c.prices[symbol] = float(arr.close[i - 1]) if i else float(arr.open[0])
+            p = prices[symbol] = float(arr.close[i - 1]) if i else float(arr.open[0])
         return p
+
+    def _prices_now(self) -> dict:
+        """The last prices looked up at the current clock (emptied when it moves)."""
+        c = self._c
+        if c.price_ns != self._now_ns:  # prices change only when the clock moves
+            c.prices.clear()
+            c.price_ns = self._now_ns
+        return c.prices
 
     def _ends(self, symbol: str):
         """The symbol's bar arrays and their end times as a plain list (bisect on one value is
@@ -280,17 +368,17 @@ class SimBroker:
                 if od.type == "trailing_stop" and od.active_from_ns <= start:
                     od.hwm = max(od.hwm, path[1], path[2]) if od.side == "sell" else min(od.hwm, path[1], path[2])
                     od.stop_price = round_price(trailing_stop_level(od.hwm, od.side, od.trail_percent, od.trail_price))
+                    self._c.orders_changed(symbol)
 
     def _next_event_ns(self) -> int:
         """When the first bar in which some working order can act is complete (-1: unknown)."""
-        first = _NEVER
+        first, wake = _NEVER, self._c.wake
         for s in self._working:
-            w = self._c.wake.get(s)
-            if w is None:
+            hit = wake.get(s)
+            if hit is None:
                 return -1
-            ends = self._ends(s)[1]
-            if w < len(ends) and ends[w] < first:
-                first = ends[w]
+            if hit[1] < first:
+                first = hit[1]
         return first
 
     def _first_event_bar(self, symbol: str, arr, starts: list, i: int) -> int:
@@ -385,6 +473,8 @@ class SimBroker:
     def _fill(self, od: SimOrder, price: float, ns: int) -> None:
         qty = od.qty if od.qty is not None else round(od.notional / price, 9)
         pos = self._positions.get(od.symbol)
+        self._c.market_value, self._c.position_symbols = (None, 0.0), None
+        self._c.position_parts.pop(od.symbol, None)
         realized = 0.0
         if od.side == "buy":
             if pos is None:
@@ -424,15 +514,24 @@ class SimBroker:
 
     # ------------------------------------------------------------------ bookkeeping
     def _work(self, od: SimOrder) -> None:
-        self._c.wake.pop(od.symbol, None)
-        self._c.quiet_until = -1
+        self._c.orders_changed(od.symbol)
+        if od.side == "buy":
+            clock, total = self._c.reserved
+            if clock == self._now_ns and od.symbol not in self._working:
+                # A new symbol goes last in _working, so _reserved_scan would add this order's
+                # cost last: add it to the kept sum (the same float additions, in the same order).
+                self._c.reserved = (clock, total + self._order_cost(od.symbol, od.type, od.qty, od.notional,
+                                                                    od.limit_price, od.stop_price))
+            else:
+                self._c.reserved = (None, 0.0)
         self._working.setdefault(od.symbol, []).append(od)
         if od.expires_ns is not None and od.expires_ns < self._next_expiry_ns:
             self._next_expiry_ns = od.expires_ns
 
     def _unwork(self, od: SimOrder) -> None:
-        self._c.wake.pop(od.symbol, None)
-        self._c.quiet_until = -1
+        self._c.orders_changed(od.symbol)
+        if od.side == "buy":
+            self._c.reserved = (None, 0.0)
         lst = self._working.get(od.symbol)
         if lst and od in lst:
             lst.remove(od)
@@ -444,10 +543,17 @@ class SimBroker:
         working = self._working.get(symbol, [])
         return working + [self._orders[i] for od in working if od.role == "entry" for i in od.leg_ids]
 
-    def _dormant_legs(self) -> list[SimOrder]:
-        """Legs of entries not yet filled: not working, but they expire with their entry."""
-        return [self._orders[i] for lst in self._working.values() for od in lst if od.role == "entry"
-                for i in od.leg_ids]
+    def _expiries(self, symbol: str) -> tuple[int, int]:
+        """The earliest expiry among the symbol's working orders, and among those and the legs
+        waiting on its entries (legs are not working, but they expire with their entry)."""
+        hit = self._c.expiries.get(symbol)
+        if hit is None:  # dropped whenever the symbol's working orders change (_work/_unwork)
+            working = self._working[symbol]
+            first = min((o.expires_ns for o in working if o.expires_ns is not None), default=_NEVER)
+            legs = min((leg.expires_ns for od in working if od.role == "entry"
+                        for leg in map(self._orders.get, od.leg_ids) if leg.expires_ns is not None), default=_NEVER)
+            hit = self._c.expiries[symbol] = (first, min(first, legs))
+        return hit
 
     def _group(self, od: SimOrder) -> list[SimOrder]:
         if od.group_id is None:
@@ -457,6 +563,7 @@ class SimBroker:
 
     def _cancel_one(self, od: SimOrder, ns: int, event: str = "cancel") -> None:
         od.apply(event, ns)
+        self.ended_unfilled += 1
         self._unwork(od)
 
     def _end_group_member(self, od: SimOrder, event: str, ns: int) -> None:
@@ -469,16 +576,14 @@ class SimBroker:
 
     def _next_id(self) -> str:
         self._seq += 1
-        return str(uuid.uuid5(_ID_NS, f"order:{self._seq}"))
+        return order_id(self._seq)
 
     def _expiry(self, tif: str, extended: bool) -> tuple[int | None, str]:
         cal = self._cal
         if tif == "gtc":
             # GTC orders are cancelled 90 days after creation by a 4:15pm ET job (§1).
             if self._gtc_expiry[0] != self._now_ns:  # the orders of one moment share it
-                day = pd.Timestamp(self._now_ns, tz="UTC").tz_convert("America/New_York").normalize()
-                when = (day + pd.Timedelta(days=90) + pd.Timedelta(hours=16, minutes=15)).tz_convert("UTC")
-                self._gtc_expiry = (self._now_ns, int(when.value))
+                self._gtc_expiry = (self._now_ns, gtc_expiry_ns(self._now_ns))
             return self._gtc_expiry[1], "cancel"
         if extended:
             return int(cal.post_closes[cal.session_at_or_after(self._now_ns)]), "expire"
@@ -492,6 +597,12 @@ class SimBroker:
         return 0.0 if pos is None else pos.qty - self._held_for_orders(symbol)
 
     def _held_for_orders(self, symbol: str) -> float:
+        held = self._c.held.get(symbol)
+        if held is None:  # dropped whenever the symbol's working orders change (_work/_unwork)
+            held = self._c.held[symbol] = self._held_scan(symbol)
+        return held
+
+    def _held_scan(self, symbol: str) -> float:
         held, groups = 0.0, {}
         for od in self._working.get(symbol, ()):
             if od.side != "sell":
@@ -504,10 +615,21 @@ class SimBroker:
 
     # ------------------------------------------------------------------ account
     def _market_value(self) -> float:
-        return sum(p.qty * self.last_price(s) for s, p in self._positions.items())
+        hit = self._c.market_value  # dropped by a fill (_fill); prices change only with the clock
+        if hit[0] != self._now_ns:
+            value = sum(p.qty * self.last_price(s) for s, p in self._positions.items())
+            hit = self._c.market_value = (self._now_ns, value)
+        return hit[1]
 
     def _reserved(self) -> float:
         """Buying power held by open buy orders (§11)."""
+        hit = self._c.reserved  # per clock (market orders reserve at the current price); see _work
+        if hit[0] != self._now_ns:
+            hit = self._c.reserved = (self._now_ns, self._reserved_scan())
+        return hit[1]
+
+    def _reserved_scan(self) -> float:
+        """:meth:`_reserved` computed afresh: the working buy orders' costs, added in working order."""
         total = 0.0
         for lst in self._working.values():
             for od in lst:
@@ -731,8 +853,10 @@ class SimBroker:
     # ------------------------------------------------------------------ orders: submit
     def submit_order(self, order_data) -> Order:
         """Place an order, checked against Alpaca's rules; refused with Alpaca's ``APIError``."""
-        from .submit import build_orders
+        return self._model(self._place(order_data), nested=False)
 
+    def _place(self, order_data) -> SimOrder:
+        """Check, record and start working an order request; its top order."""
         orders = build_orders(self, order_data)
         for od in orders:
             self._orders[od.id] = od
@@ -743,12 +867,10 @@ class SimBroker:
                 self._work(od)
         else:
             self._work(top)
-        return self._model(top, nested=False)
+        return top
 
     def replace_order_by_id(self, order_id: UUID | str, order_data: ReplaceOrderRequest | None = None) -> Order:
         """Replace an order: a new order with a new id takes its place; the old one is ``replaced`` (§2)."""
-        from .submit import build_replacement
-
         old = self._get(order_id)
         new = build_replacement(self, old, order_data or ReplaceOrderRequest())
         old.apply("replace", self._now_ns)
@@ -765,6 +887,18 @@ class SimBroker:
         return self._model(new, nested=False)
 
     # ------------------------------------------------------------------ native fast path
+    def native_submit(self, order_data) -> tuple[str, str]:
+        """:meth:`submit_order` answering only the new order's ``(id, status)``: the two fields
+        the Trader reads back, without building the alpaca-py ``Order``. A ``submit_order``
+        replaced on the instance or in a subclass (a wrapper, a test's hook) is still the one
+        that places the order."""
+        submit = self.submit_order
+        if getattr(submit, "__func__", None) is not SimBroker.submit_order:
+            order = submit(order_data)
+            return str(order.id), order.status.value
+        top = self._place(order_data)
+        return top.id, top.status
+
     def native_account(self) -> NativeAccount:
         """``get_account()``'s cash, equity and buying power as floats, without the model."""
         lmv = self._market_value()
@@ -772,11 +906,33 @@ class SimBroker:
         bp = self._buying_power(equity, lmv)
         return NativeAccount(float(f"{self._cash:.2f}"), float(f"{equity:.2f}"), float(f"{bp:.2f}"))
 
+    def holds(self, symbol: str) -> bool:
+        """True when the account holds ``symbol`` or has an open buy order for it (a backtest
+        asks this of a one-position-per-symbol wake rule; backtest/quiet.py).
+
+        >>> from activetrader.market import SimulatedMarket
+        >>> SimBroker(SimulatedMarket(seed=7)).holds("AAPL")
+        False
+        """
+        return symbol in self._positions or any(o.side == "buy" for o in self._working.get(symbol, ()))
+
     def native_positions(self) -> list[NativePosition]:
         """``get_all_positions()`` as plain rows (same order, same numbers as the models read back)."""
-        return [NativePosition(s, float(fmt_qty(p.qty)), p.avg_entry_price, self.last_price(s),
-                               float(fmt_qty(self.qty_available(s))))
-                for s, p in sorted(self._positions.items())]
+        c, rows = self._c, []
+        if c.position_symbols is None:  # dropped by a fill
+            c.position_symbols = sorted(self._positions)
+        prices = self._prices_now()
+        for s in c.position_symbols:
+            hit = c.position_parts.get(s)
+            if hit is None:  # dropped by a fill or a change of the symbol's working orders
+                p = self._positions[s]
+                hit = c.position_parts[s] = (qty_number(p.qty), p.avg_entry_price,
+                                             qty_number(p.qty - self._held_for_orders(s)))
+            price = prices.get(s)
+            if price is None:
+                price = self.last_price(s)
+            rows.append(_tuple_new(NativePosition, (s, hit[0], hit[1], price, hit[2])))
+        return rows
 
     def native_orders(self, *, after=None, limit: int | None = None, keep=None) -> list[NativeOrder]:
         """A nested ``status="all"`` listing (as :meth:`get_orders` makes it) flattened to rows:
@@ -784,12 +940,15 @@ class SimBroker:
         (an int is ns UTC); ``limit`` None lists every order after ``after``, as paging through
         Alpaca's 500-order pages does (``activetrader.alpaca.list_orders``); ``keep``: only rows
         whose status is in it (the parent's status does not matter for its legs). Costs the
-        orders created after ``after``, not all orders ever."""
+        orders created after ``after``, not all orders ever; with a ``keep`` of open statuses
+        only (a live listing) and no ``limit``, it costs the open orders."""
+        after_ns = to_ns(after) if after is not None else None
+        if limit is None and keep is not None and TERMINAL_STATUSES.isdisjoint(keep):
+            return self._native_open_orders(after_ns, keep)
         rows: list[NativeOrder] = []
         orders = self._orders
         n = len(orders) if limit is None else min(int(limit), 500)
-        for od in self._select_orders(status="all", nested=True, limit=n,
-                                      after=to_ns(after) if after is not None else None):
+        for od in self._select_orders(status="all", nested=True, limit=n, after=after_ns):
             if keep is None or od.status in keep:
                 rows.append(native_order(od, None))
             for i in od.leg_ids:
@@ -797,6 +956,58 @@ class SimBroker:
                 if keep is None or leg.status in keep:
                     rows.append(native_order(leg, od.id))
         return rows
+
+    def _native_open_orders(self, after: int | None, keep) -> list[NativeOrder]:
+        """:meth:`native_orders` when only open orders can be kept: the same rows, found from the
+        open orders (working ones and legs waiting on their entry) instead of every order in
+        the window, and kept per symbol until its orders change (tests/test_broker_speed_caches.py
+        compares this with the full listing)."""
+        after = _BEFORE_ALL if after is None else after
+        known, units = self._c.listings, []
+        for symbol in self._working:
+            hit = known.get(symbol)
+            if hit is None or not hit[1] <= after < hit[2] or hit[0] != keep:
+                hit = known[symbol] = self._open_listing(symbol, after, keep)
+            units += hit[3]
+        units.sort(reverse=True)  # newest listed order first; (created_ns, seq) never ties
+        return [row for unit in units for row in unit[2]]
+
+    def _open_listing(self, symbol: str, after: int, keep) -> tuple:
+        """The listed orders of ``symbol`` that have an open order to show, as ``(keep, lo, hi,
+        [(created_ns, seq, rows)])``: each a top order in the window with its legs under it, or an
+        order in the window whose parent is not. A replaced OCO top keeps its leg list, so a
+        full listing shows the live leg under it too (and so does this one). The same for any
+        ``after`` in ``[lo, hi)``: no creation time looked at lies between."""
+        orders = self._orders
+        lo, hi = _BEFORE_ALL, _NEVER
+        listed: dict[str, SimOrder] = {}
+        for od in self._working[symbol]:
+            for o in (od, *[orders[i] for i in od.leg_ids]) if od.role == "entry" else (od,):
+                if o.status not in keep:
+                    continue
+                if o.parent_id is not None:
+                    parent = top = orders[o.parent_id]
+                    while top is not None:  # its parent, and the OCO tops that one replaced, list it as a leg
+                        if top.created_ns > after:
+                            hi = min(hi, top.created_ns)
+                            if o.id in top.leg_ids:
+                                listed[top.id] = top
+                        else:
+                            lo = max(lo, top.created_ns)
+                        top = orders[top.replaces] if top.replaces is not None else None
+                    if parent.created_ns > after:  # shown under its parent, not on its own
+                        continue
+                if o.created_ns > after:
+                    hi = min(hi, o.created_ns)
+                    listed[o.id] = o
+                else:
+                    lo = max(lo, o.created_ns)
+        units = []
+        for od in listed.values():
+            rows = [native_order(od, None)] if od.status in keep else []
+            rows += [native_order(leg, od.id) for leg in map(orders.get, od.leg_ids) if leg.status in keep]
+            units.append((od.created_ns, od.seq, rows))
+        return keep, lo, hi, units
 
     # ------------------------------------------------------------------ convenience
     def __repr__(self) -> str:

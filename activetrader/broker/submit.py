@@ -8,6 +8,7 @@ alpaca-contract.md. Nothing is recorded unless every check passes (no half-submi
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from alpaca.trading.requests import ReplaceOrderRequest
 
@@ -28,10 +29,10 @@ def build_orders(b, req) -> list[SimOrder]:
     cls = enum_value(req.order_class) or "simple"
     extended = bool(req.extended_hours)
     qty, notional = req.qty, req.notional
-    limit = getattr(req, "limit_price", None)
-    stop = getattr(req, "stop_price", None)
-    trail_percent = getattr(req, "trail_percent", None)
-    trail_price = getattr(req, "trail_price", None)
+    limit = _optional(req, "limit_price")
+    stop = _optional(req, "stop_price")
+    trail_percent = _optional(req, "trail_percent")
+    trail_price = _optional(req, "trail_price")
     tp = req.take_profit.limit_price if req.take_profit is not None else None
     sl = req.stop_loss.stop_price if req.stop_loss is not None else None
     sl_limit = req.stop_loss.limit_price if req.stop_loss is not None else None
@@ -124,13 +125,13 @@ def build_orders(b, req) -> list[SimOrder]:
     now = b._now_ns
     expires, expiry_event = b._expiry(tif, extended)
 
-    def make(**kw) -> SimOrder:
+    common = dict(symbol=symbol, time_in_force=tif, qty=qty, notional=notional, order_class=cls, created_ns=now,
+                  updated_ns=now, extended_hours=extended, active_from_ns=now, expires_ns=expires,
+                  expiry_event=expiry_event)
+
+    def make(side: str = side, status: str = "new", **kw) -> SimOrder:
         oid = b._next_id()
-        base = dict(id=oid, client_order_id=oid, seq=b._seq, symbol=symbol, side=side, time_in_force=tif, qty=qty,
-                    notional=notional, order_class=cls, status="new", created_ns=now, updated_ns=now,
-                    extended_hours=extended, active_from_ns=now, expires_ns=expires, expiry_event=expiry_event)
-        base.update(kw)
-        return SimOrder(**base)
+        return SimOrder(id=oid, client_order_id=oid, seq=b._seq, side=side, status=status, **common, **kw)
 
     if cls == "simple":
         od = make(type=type_, limit_price=limit, stop_price=stop, trail_percent=trail_percent, trail_price=trail_price)
@@ -163,6 +164,20 @@ def build_orders(b, req) -> list[SimOrder]:
                          limit_price=sl_limit, role="stop_loss", status="held", parent_id=top.id, group_id=top.id))
     top.leg_ids = [leg.id for leg in legs]
     return [top, *legs]
+
+
+def _optional(req, name: str):
+    """``getattr(req, name, None)``, without paying for the miss where the request's class cannot
+    have ``name`` (a pydantic model raises and catches inside ``__getattr__`` for it)."""
+    return None if _absent(type(req), name) else getattr(req, name, None)
+
+
+@functools.cache
+def _absent(cls: type, name: str) -> bool:
+    """True when no instance of ``cls`` has attribute ``name``: a pydantic model that keeps no
+    extra fields, with no such field and no such class attribute."""
+    return (isinstance(getattr(cls, "model_fields", None), dict) and cls.model_config.get("extra") in (None, "ignore")
+            and name not in cls.model_fields and not any(name in vars(c) for c in cls.__mro__))
 
 
 def _check_wash_trade(b, symbol: str, side: str, type_: str, limit: float | None) -> None:

@@ -19,9 +19,11 @@ a few searches per symbol.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 import warnings
 from typing import NamedTuple
 
@@ -85,6 +87,49 @@ class BarWindow(NamedTuple):
     stop: int
 
 
+class BarBlock(NamedTuple):
+    """Symbols whose bars lie on one time grid (the same labels and ends: the daily bars of
+    stocks trading the same sessions), so one range ``start:stop`` holds for each of them.
+    ``views`` is the same tuple object on every call for the same universe: a key for caches."""
+
+    symbols: tuple[str, ...]
+    views: tuple[_View, ...]
+    start: int
+    stop: int
+
+
+class BarWindows(Sequence):
+    """What :meth:`MarketData.bar_windows` returns: a sequence of :class:`BarWindow` in symbol
+    order, built only when read; ``blocks`` holds the same ranges per time grid."""
+
+    __slots__ = ("blocks", "_order", "_list")
+
+    def __init__(self, blocks: list[BarBlock], order: tuple[tuple[int, int], ...]) -> None:
+        self.blocks, self._order, self._list = blocks, order, None
+
+    def _windows(self) -> list[BarWindow]:
+        if self._list is None:
+            self._list = [BarWindow(b.symbols[j], b.views[j], b.start, b.stop)
+                          for i, j in self._order for b in (self.blocks[i],)]
+        return self._list
+
+    def __getitem__(self, i):
+        return self._windows()[i]
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self):
+        return iter(self._windows())
+
+
+class _Universe(NamedTuple):
+    """One cached ``bar_windows`` universe: per time grid its symbols, views and bound lists."""
+
+    grids: tuple[tuple[tuple[str, ...], tuple[_View, ...], list, list], ...]
+    order: tuple[tuple[int, int], ...]  # (grid, column) of each symbol, in symbol order
+
+
 def _aggregate(v: _View, first: np.ndarray, label: np.ndarray, end: np.ndarray) -> _View:
     """Aggregate consecutive bars of ``v`` into groups starting at the indices ``first``."""
     if len(first) == 0:
@@ -123,6 +168,11 @@ class BarSet(_models.BarSet):
             return _models.BarSet.df.fget(self)
 
 
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal int arrays, cheaply refuted: length and last element first."""
+    return a is b or (len(a) == len(b) and (not len(a) or a[-1] == b[-1]) and bool(np.array_equal(a, b)))
+
+
 def _num(x: float) -> float | None:
     return None if x != x else x
 
@@ -153,6 +203,25 @@ class MarketData:
     @as_of.setter
     def as_of(self, value) -> None:
         self._as_of_ns = None if value is None else to_ns(value)
+
+    #: The lazily filled caches of derived data (views, grids, universes): :meth:`fork` shares them.
+    _CACHES = ("_views", "_universes", "_grid_of", "_grids")
+
+    def fork(self):
+        """A shallow copy with a clock (:attr:`as_of`) of its own that shares the bars and every
+        cache with this market, including those not filled yet (a backtest runs on one, so a
+        second backtest on the same market finds its views and grids built).
+
+        >>> from activetrader.market import SimulatedMarket
+        >>> m = SimulatedMarket(seed=7)
+        >>> f = m.fork()
+        >>> f.as_of = "2024-03-04 14:00"
+        >>> m.as_of is None, len(f.bars("SPY")) > 0, f._views is m._views
+        (True, True, True)
+        """
+        for name in self._CACHES:
+            self.__dict__.setdefault(name, {})
+        return copy.copy(self)
 
     def __contains__(self, symbol: object) -> bool:
         known = self.__dict__.get("_symbol_set")
@@ -235,11 +304,14 @@ class MarketData:
         return _frame(parts)
 
     # -- native fast path ------------------------------------------------------------------
-    def bar_windows(self, symbols, start_ns: int, end_ns: int, timeframe: str = "1Day") -> list[BarWindow]:
+    def bar_windows(self, symbols, start_ns: int, end_ns: int, timeframe: str = "1Day") -> BarWindows:
         """Per symbol, the bars :meth:`get_stock_bars` would return for ``start``/``end`` (bounds
         on the bar label, inclusive; only bars complete by :attr:`as_of`) as index ranges into
         cached arrays: no copies, no alpaca-py models. Symbols in alphabetical order; unknown
         ones raise :class:`UnknownSymbolError` as there.
+
+        Symbols on the same time grid share one range (``.blocks``), so a call costs a few
+        searches per grid, not per symbol.
 
         >>> from activetrader.market import SimulatedMarket
         >>> m = SimulatedMarket(seed=7)
@@ -250,22 +322,52 @@ class MarketData:
         """
         cache = self.__dict__.setdefault("_universes", {})
         key = (tuple(symbols), timeframe)
-        entries = cache.get(key)
-        if entries is None:  # a universe seen before costs nothing to check again
-            tf = parse_timeframe(timeframe)[0]
-            # plain lists: bisect on one value beats a numpy call
-            entries = cache[key] = [(sym, v, v.label.tolist(), v.end.tolist())
-                                    for sym in self._symbol_list(symbols) for v in (self._view(sym, tf),)]
+        u = cache.get(key)
+        if u is None:  # a universe seen before costs nothing to check again
+            u = cache[key] = self._by_grid(key[0], parse_timeframe(timeframe)[0])
         as_of = self._as_of_ns
-        out = []
-        for sym, v, label, end in entries:
+        blocks = []
+        for syms, views, label, end in u.grids:
             i0 = bisect_left(label, start_ns)
             complete = len(end) if as_of is None else bisect_right(end, as_of)
-            out.append(BarWindow(sym, v, i0, max(i0, min(complete, bisect_right(label, end_ns)))))
-        return out
+            blocks.append(BarBlock(syms, views, i0, max(i0, min(complete, bisect_right(label, end_ns)))))
+        return BarWindows(blocks, u.order)
+
+    def _by_grid(self, symbols: tuple[str, ...], tf: str) -> _Universe:
+        """Group the symbols' views by time grid (views with equal labels and ends)."""
+        members: dict[int, list[str]] = {}
+        grids = []
+        for sym in self._symbol_list(symbols):
+            g = self._grid(sym, tf)
+            if id(g) not in members:
+                members[id(g)] = []
+                grids.append(g)
+            members[id(g)].append(sym)
+        column = {}
+        out = []
+        for k, g in enumerate(grids):
+            syms = tuple(members[id(g)])
+            column.update((s, (k, j)) for j, s in enumerate(syms))
+            out.append((syms, tuple(self._view(s, tf) for s in syms), g[2], g[3]))
+        return _Universe(tuple(out), tuple(column[s] for s in sorted(column)))
+
+    def _grid(self, symbol: str, tf: str) -> tuple:
+        """The shared ``(label, end, label list, end list)`` of the grid ``symbol``'s bars lie on
+        (plain lists: bisect on one value beats a numpy call)."""
+        known = self.__dict__.setdefault("_grid_of", {})
+        g = known.get((symbol, tf))
+        if g is None:
+            v = self._view(symbol, tf)
+            grids = self.__dict__.setdefault("_grids", {}).setdefault(tf, [])
+            g = next((g for g in grids if _same(g[0], v.label) and _same(g[1], v.end)), None)
+            if g is None:
+                g = (v.label, v.end, v.label.tolist(), v.end.tolist())
+                grids.append(g)
+            known[(symbol, tf)] = g
+        return g
 
     @staticmethod
-    def windows_frame(windows: list[BarWindow]) -> pd.DataFrame:
+    def windows_frame(windows: Sequence[BarWindow]) -> pd.DataFrame:
         """The ``BarSet.df``-shaped frame of :meth:`bar_windows` (what ``get_stock_bars(...).df`` holds)."""
         return _frame([(w.symbol, w.view, w.start, w.stop) for w in windows if w.stop > w.start])
 

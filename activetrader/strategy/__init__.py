@@ -22,12 +22,14 @@ from .levels import bracket_levels, round_price
 from .passive import BuyAndHold
 from .simple import RsiBracket
 from .snapshot import AccountView, OrderView, PositionView, Snapshot
+from .wake import DailyCloses, Wake
 
 __all__ = [
     "INVERSE_ETFS",
     "AccountView",
     "BuyAndHold",
     "CombinedStrategy",
+    "DailyCloses",
     "Draft",
     "EnterBracket",
     "EnterPosition",
@@ -44,6 +46,7 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "TrimPosition",
+    "Wake",
     "bracket_levels",
     "enforce_caps",
     "round_price",

@@ -20,6 +20,7 @@ breaking your strategy, and they get copies, never the live objects.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -29,6 +30,10 @@ from activetrader.settings import Settings
 from .caps import enforce_caps
 from .intents import Plan
 from .snapshot import Snapshot
+
+
+#: id(strategy) -> its last settings copies (Strategy._copies), dropped with the strategy.
+_COPIES: dict[int, tuple] = {}
 
 
 class StrategyError(TypeError):
@@ -65,8 +70,7 @@ class Strategy:
         The strategy and its hooks see a copy; the caps are checked against the original.
         """
         chosen = settings if settings is not None else self.settings
-        rules = (chosen if chosen is not None else self.default_settings()).copy()
-        work = rules.copy()
+        rules, work = self._copies(chosen if chosen is not None else self.default_settings())
         plan = self.propose(snapshot, work)
         if not isinstance(plan, Plan):
             raise StrategyError(f"{type(self).__name__}.propose() returned "
@@ -77,9 +81,40 @@ class Strategy:
                                 f"{type(plan).__name__}, not a Plan (return statement missing?)")
         return enforce_caps(plan, snapshot, rules, inverse_etfs=self.INVERSE_ETFS)
 
+    def _copies(self, chosen: Settings) -> tuple[Settings, Settings]:
+        """The caps' copy of ``chosen`` and the strategy's working copy. Both are reused from
+        the last call while ``chosen`` is the same object at the same
+        :attr:`~activetrader.settings.Settings.version` and the working copy kept its version
+        too; otherwise both are copied afresh, so a change on either side is seen by the next
+        decision and a strategy's change to its copy never reaches the next one."""
+        key = id(self)
+        last = _COPIES.get(key)
+        if last is not None and last[0] is chosen and last[1] == chosen.version and last[3].version == last[4]:
+            return last[2], last[3]
+        rules = chosen.copy()
+        work = rules.copy()
+        if last is None:  # kept beside the strategy, not in it: vars(strategy) stays the user's own
+            try:
+                weakref.finalize(self, _COPIES.pop, key, None)
+            except TypeError:  # no weak references (__slots__): copy every time
+                return rules, work
+        _COPIES[key] = (chosen, chosen.version, rules, work, work.version)
+        return rules, work
+
     def propose(self, snapshot: Snapshot, settings: Settings, **kwargs: Any) -> Plan:
         """Your strategy: return a :class:`Plan` for ``snapshot``. Must be overridden."""
         raise NotImplementedError(f"{type(self).__name__} must implement propose()")
+
+    def wake(self, closes, settings: Settings, **kwargs: Any):
+        """When this strategy can have something to do, for a backtest to skip the rest.
+
+        ``closes`` maps each symbol of the universe to its
+        :class:`~activetrader.strategy.wake.DailyCloses` (the whole history). Return a
+        :class:`~activetrader.strategy.wake.Wake`, or None (the default): run every iteration.
+        A rule must be *necessary*: an iteration it lets a backtest skip must have an empty
+        plan. See :mod:`activetrader.strategy.wake`.
+        """
+        return None
 
     def default_settings(self) -> Settings:
         """Settings used when none are given: ``Settings()`` (subclasses add class defaults)."""

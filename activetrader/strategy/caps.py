@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import replace
+from operator import attrgetter
 
 from .intents import (EnterBracket, EnterPosition, ExitPosition, Plan, PlanWarning, ProtectPosition, RaiseStop,
                       TrimPosition)
@@ -98,19 +99,20 @@ class _Caps:
     def apply(self, plan: Plan) -> Plan:
         out = []
         for intent in plan.intents:
-            check = {EnterBracket: self.enter, ProtectPosition: self.protect,
-                     TrimPosition: self.trim, ExitPosition: self.exit,
-                     RaiseStop: self.raise_stop, EnterPosition: self.buy}.get(type(intent))
-            intent = check(intent) if check else intent
+            check = _CHECKS.get(type(intent))
+            intent = check(self, intent) if check else intent
             if intent is not None:
                 out.append(intent)
-        trimmed = {i.symbol for i in out if isinstance(i, (TrimPosition, ExitPosition))}
-        trimmed |= {o.symbol for o in self.snap.orders if o.is_live and o.side == "sell" and o.type == "market"}
-        for p in snapshot_positions(self.snap):
-            if p.symbol not in trimmed and p.market_value > self.cap + 0.01:
-                self.warn(p.symbol, f"{p.market_value / self.snap.portfolio_value:.1%} of the "
-                          f"portfolio, above the {self.s.rebalance.max_position_pct:.0%} cap, "
-                          "and the plan does not trim it")
+        limit = self.cap + 0.01
+        over = [p for p in self.snap.positions if p.qty > 0 and p.qty * p.current_price > limit]  # market_value
+        if over:  # the usual case has none: then neither the trims nor the sort are needed
+            trimmed = {i.symbol for i in out if isinstance(i, (TrimPosition, ExitPosition))}
+            trimmed |= {o.symbol for o in self.snap.orders if o.is_live and o.side == "sell" and o.type == "market"}
+            for p in sorted(over, key=_symbol):  # the order of snapshot_positions
+                if p.symbol not in trimmed:
+                    self.warn(p.symbol, f"{p.market_value / self.snap.portfolio_value:.1%} of the "
+                              f"portfolio, above the {self.s.rebalance.max_position_pct:.0%} cap, "
+                              "and the plan does not trim it")
         return replace(plan, intents=tuple(out), warnings=(*plan.warnings, *self.warnings),
                        cash_after=cash_after(out, self.snap.account.cash))
 
@@ -136,7 +138,7 @@ class _Caps:
                       f"entry {fmt_price(px)}, take-profit {fmt_price(e.take_profit)}")
             return None
         qty = self.fit(sym, px, e.qty, self.cap, sym in self.inverse or e.purpose == "hedge", "bracket")
-        return replace(e, qty=qty, stop_loss=stop) if qty >= 1 else None
+        return _with(e, qty=qty, stop_loss=stop) if qty >= 1 else None
 
     def buy(self, e: EnterPosition) -> EnterPosition | None:
         """A plain buy: whole shares, within the position cap (counting what is held), the
@@ -146,7 +148,7 @@ class _Caps:
             self.warn(sym, f"dropped buy of {e.qty:g} sh: no price")
             return None
         qty = self.fit(sym, px, e.qty, self.cap - self.held.get(sym, 0) * px, sym in self.inverse, "buy")
-        return replace(e, qty=qty) if qty >= 1 else None
+        return _with(e, qty=qty) if qty >= 1 else None
 
     def fit(self, sym: str, px: float, want: float, room: float, inverse: bool, what: str) -> int:
         """Whole shares of a buy of ``want`` at ``px`` within ``room`` dollars of position cap,
@@ -172,7 +174,7 @@ class _Caps:
             self.warn(p.symbol, f"OCO qty {p.qty:g} -> {qty} (whole shares)")
         if qty < 1:
             return None
-        return replace(p, qty=qty, stop_loss=self.stop_ok(p.symbol, p.entry_price, p.stop_loss))
+        return _with(p, qty=qty, stop_loss=self.stop_ok(p.symbol, p.entry_price, p.stop_loss))
 
     def trim(self, t: TrimPosition) -> TrimPosition:
         qty = self.held.get(t.symbol, t.sell_qty + t.remaining_qty)
@@ -209,9 +211,24 @@ class _Caps:
         return x
 
 
+def _with(intent, **changes):
+    """``replace(intent, **changes)``, or ``intent`` itself when every change is the value it
+    has already, of the same type (the usual case: most intents pass the caps unchanged)."""
+    for k, v in changes.items():
+        old = getattr(intent, k)
+        if v is not old and (v != old or type(v) is not type(old)):
+            return replace(intent, **changes)
+    return intent
+
+
+_CHECKS = {EnterBracket: _Caps.enter, ProtectPosition: _Caps.protect, TrimPosition: _Caps.trim,
+           ExitPosition: _Caps.exit, RaiseStop: _Caps.raise_stop, EnterPosition: _Caps.buy}
+_symbol = attrgetter("symbol")
+
+
 def snapshot_positions(snapshot: Snapshot):
     """Long positions, sorted by symbol (the order every step walks them in)."""
-    return sorted((p for p in snapshot.positions if p.qty > 0), key=lambda p: p.symbol)
+    return sorted((p for p in snapshot.positions if p.qty > 0), key=_symbol)
 
 
 __all__ = ["INVERSE_ETFS", "cash_after", "enforce_caps", "inverse_exposure", "spendable_cash",

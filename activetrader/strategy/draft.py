@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .caps import cash_after, spendable_cash
+from .caps import cash_after, snapshot_positions, spendable_cash
 from .intents import EnterBracket, Plan, PlanWarning, Skipped
 from .levels import bracket_levels
 from .snapshot import PositionView, Snapshot
@@ -45,7 +45,7 @@ class Draft:
         """Long positions sorted by symbol: every step walks them in this order (a fresh list;
         sorted once per decision, the snapshot being frozen)."""
         if self._positions is None:
-            self._positions = sorted((p for p in self.snapshot.positions if p.qty > 0), key=lambda p: p.symbol)
+            self._positions = snapshot_positions(self.snapshot)
         return list(self._positions)
 
     def intent_for(self, kind: type, symbol: str):

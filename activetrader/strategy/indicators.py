@@ -205,7 +205,7 @@ def rsi_last(windows: np.ndarray, period: int = DEFAULT_PERIOD) -> np.ndarray:
     if closes.shape[0] <= period:
         return np.full(closes.shape[1], np.nan)
     changes = closes[1:] - closes[:-1]
-    return _rsi_of_changes(np.maximum(changes, 0.0), np.maximum(-changes, 0.0), period)
+    return _rsi_of_changes(np.stack((np.maximum(changes, 0.0), np.maximum(-changes, 0.0)), axis=1), period)
 
 
 def rsi_rolling_last(close: np.ndarray, window: int, period: int = DEFAULT_PERIOD) -> np.ndarray:
@@ -226,22 +226,25 @@ def rsi_rolling_last(close: np.ndarray, window: int, period: int = DEFAULT_PERIO
     if window <= period or len(close) < window:
         return np.full(max(len(close) - window + 1, 0), np.nan)
     changes = close[1:] - close[:-1]
-    gains, losses = np.maximum(changes, 0.0), np.maximum(-changes, 0.0)
-    view = np.lib.stride_tricks.sliding_window_view
-    return _rsi_of_changes(view(gains, window - 1).T, view(losses, window - 1).T, period)
+    moves = np.stack((np.maximum(changes, 0.0), np.maximum(-changes, 0.0)))  # gains, losses
+    windows = np.lib.stride_tricks.sliding_window_view(moves, window - 1, axis=1)  # (2, k, changes)
+    return _rsi_of_changes(windows.transpose(2, 0, 1), period)
 
 
-def _rsi_of_changes(gains: np.ndarray, losses: np.ndarray, period: int) -> np.ndarray:
-    """Wilder RSI at the last row of each column of ``gains``/``losses`` (``(changes, k)``)."""
-    g, lo = gains[0].copy(), losses[0].copy()
+def _rsi_of_changes(moves: np.ndarray, period: int) -> np.ndarray:
+    """Wilder RSI at the last row of each column of ``moves`` (``(changes, 2, k)``: the gains,
+    then the losses, of ``k`` columns). Both averages advance in one array, in place: the
+    same float operations, in the same order, as ``(avg * (period - 1) + x) / period``."""
+    avg = moves[0].copy()
     for r in range(1, period):  # in order: the same sum for one column or many
-        g += gains[r]
-        lo += losses[r]
-    g, lo = g / period, lo / period
+        avg += moves[r]
+    avg /= period
     keep = period - 1
-    for r in range(period, gains.shape[0]):
-        g = (g * keep + gains[r]) / period
-        lo = (lo * keep + losses[r]) / period
+    for r in range(period, moves.shape[0]):
+        avg *= keep
+        avg += moves[r]
+        avg /= period
+    g, lo = avg
     total = g + lo
     with np.errstate(divide="ignore", invalid="ignore"):
         value = 100.0 * (g / total)

@@ -41,6 +41,7 @@ from .caps import whole
 from .draft import Draft
 from .intents import ExitPosition, Plan, ProtectPosition
 from .levels import MIN_DISTANCE, bracket_levels, fmt_price, round_price
+from .wake import Wake, by_grid, full_windows, windowed_rsi
 
 _EPS = 1e-9
 
@@ -84,6 +85,38 @@ class RsiBracket(Strategy):
         if candidates:
             self._enter(d, candidates)
         return d.plan()
+
+    def wake(self, closes, settings, **kwargs: Any) -> Wake:
+        """Wake where a watchlist name not held may be oversold, and after an order ended unfilled.
+
+        The plan is empty unless some watchlist name's decision RSI is below
+        ``entry.oversold`` (an entry; the windowed RSI the decision reads, from
+        :func:`~activetrader.strategy.wake.windowed_rsi` with a 1e-6 margin, once per time grid)
+        or a position lost its exit legs (they end only by a cancel or an expiry, or with a
+        refused order: :class:`~activetrader.strategy.wake.Wake` wakes for those). Where the
+        decision may see fewer closes than the window, it wakes.
+
+        >>> import numpy as np
+        >>> from activetrader.settings import Settings
+        >>> from activetrader.strategy.wake import DailyCloses
+        >>> s = Settings(); s.entry.watchlist = ["ABC"]; s.entry.lookback_bars = 42
+        >>> day = 86_400_000_000_000
+        >>> close = np.r_[np.linspace(100, 120, 60), np.linspace(120, 90, 20)]   # up, then down
+        >>> bars = DailyCloses(np.arange(80) * day, np.arange(80) * day + day // 2, close)
+        >>> flags = RsiBracket(s).wake({"ABC": bars}, s).signals["ABC"]
+        >>> [int(i) for i in np.flatnonzero(flags[41:])]       # RSI(14) of 42 closes < 30 from bar 66
+        [25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38]
+        >>> bool(flags[:41].all())                              # fewer than 42 closes: always awake
+        True
+        """
+        e = settings.entry
+        window = max(e.lookback_bars, 3 * e.rsi_period)  # Draft.rsi's window
+        signals = {}
+        for names, grid in by_grid(closes, e.watchlist):  # a name without bars has no RSI: no entry
+            unsure = ~full_windows(grid, window, settings)[:, None]
+            flags = unsure | ~(windowed_rsi(grid.close, window, e.rsi_period) >= e.oversold + 1e-6)  # NaN wakes
+            signals.update(zip(names, flags.T))
+        return Wake(signals, on_cancel=True, flat_only=True)  # a held (or bought) name is not a candidate
 
     def _reprotect(self, d: Draft, p) -> None:
         """An OCO at the entry-based levels, or a market exit if the price is at the stop."""

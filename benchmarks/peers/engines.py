@@ -39,7 +39,9 @@ def _rss_mb() -> float:
 
 
 # ---------------------------------------------------------------------------- activetrader
-def activetrader(frames: dict[str, pd.DataFrame]):
+def activetrader(frames: dict[str, pd.DataFrame], skip_quiet: bool = True):
+    """``skip_quiet=False`` (engine ``activetrader-every``) runs every iteration, ignoring
+    ``RsiBracket``'s wake rule: the same trades, to show what skipping quiet iterations buys."""
     from activetrader import Settings, backtest
     from activetrader.market import HistoricalMarket
     from activetrader.strategy import RsiBracket
@@ -54,7 +56,7 @@ def activetrader(frames: dict[str, pd.DataFrame]):
 
     def run() -> int:
         result = backtest(market, RsiBracket(dollars=rule.DOLLARS), settings, start=data.TRADE_FROM,
-                          end=data.LAST, cash=cash, progress=False)
+                          end=data.LAST, cash=cash, progress=False, skip_quiet=skip_quiet)
         return len(result.trades)
 
     return run
@@ -130,9 +132,11 @@ def lumibot(frames: dict[str, pd.DataFrame]):
     return make_run(frames)
 
 
-ENGINES = {"activetrader": activetrader, "backtesting": backtesting, "vectorbt": vectorbt, "lumibot": lumibot}
+ENGINES = {"activetrader": activetrader, "activetrader-every": lambda f: activetrader(f, skip_quiet=False),
+           "backtesting": backtesting, "vectorbt": vectorbt, "lumibot": lumibot}
 #: Imported before any timing (``import_s``): vectorbt's import alone takes seconds.
 MODULES = {"activetrader": ("activetrader", "activetrader.backtest", "activetrader.market"),
+           "activetrader-every": ("activetrader", "activetrader.backtest", "activetrader.market"),
            "backtesting": ("backtesting",), "vectorbt": ("vectorbt",), "lumibot": ("lumibot_runner",)}
 
 

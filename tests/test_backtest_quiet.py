@@ -1,0 +1,170 @@
+"""Skipping quiet iterations (``backtest(..., skip_quiet=True)``, activetrader.backtest.quiet).
+
+The claim: an iteration a strategy's wake rule lets the backtest skip would have had an empty
+plan, so skipping changes nothing a user can see except time: the same orders (client order
+ids, quantities, levels, statuses), the same fills, trades and equity to the cent, and the
+same stats. Each test runs the same backtest twice, once with every iteration and once
+skipping, and compares everything; and in the run of every iteration, every iteration whose
+plan had an intent must be one the skipping run also ran.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from activetrader import Settings, backtest
+from activetrader.market import HistoricalMarket, MarketCalendar, SimulatedMarket
+from activetrader.backtest.quiet import wake_mask
+from activetrader.strategy import CombinedStrategy, ProtectPosition, RsiBracket, Wake
+from conftest import REAL_DATA_DIR
+
+REAL = REAL_DATA_DIR
+# The project's rule for ../shared data: CI always has it; a clone without it skips, saying why.
+needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real price data folder {REAL} is absent")
+REAL_SYMBOLS = ("AAPL", "AMZN", "JNJ", "JPM", "KO", "MSFT", "NVDA", "TSLA", "XOM", "SPY")
+
+
+def _both(market, strategy, settings, **kw):
+    every = backtest(market, strategy, settings, skip_quiet=False, progress=False, **kw)
+    quiet = backtest(market, strategy, settings, skip_quiet=True, progress=False, **kw)
+    return every, quiet
+
+
+def assert_same_run(every, quiet) -> None:
+    """Everything a user sees is equal; only the skipped reports are missing."""
+    pd.testing.assert_frame_equal(every.orders, quiet.orders)
+    pd.testing.assert_frame_equal(every.fills, quiet.fills)
+    pd.testing.assert_frame_equal(every.trades, quiet.trades)
+    pd.testing.assert_series_equal(every.equity, quiet.equity)  # exact: the replay books the same floats
+    pd.testing.assert_series_equal(every.stats.drop("elapsed_s"), quiet.stats.drop("elapsed_s"))
+    assert every.skipped == 0 and len(every.reports) == every.stats["iterations"]
+    assert quiet.skipped + len(quiet.reports) == quiet.stats["iterations"]
+    ran = {r.timestamp for r in quiet.reports}
+    busy = [r.timestamp for r in every.reports if r.plan.intents or r.outcomes]
+    assert set(busy) <= ran, f"skipped iterations that had a plan: {sorted(set(busy) - ran)[:3]}"
+    for r in quiet.reports:  # the reports it has are those of the full run, value for value
+        twin = next(e for e in every.reports if e.timestamp == r.timestamp)
+        assert r.to_dict() == twin.to_dict()
+
+
+@needs_real
+def test_quiet_real_daily_ten_symbols_same_orders_fills_equity_as_every_iteration():
+    """Ten real series, 2015-2019, the simple rule: most mornings nothing is oversold and every
+    position is protected, so most iterations are skipped; entries, exits at the levels, and
+    the re-protection after Alpaca's 90-day GTC expiry of the legs (an iteration woken by the
+    cancelled legs) all come out the same."""
+    frames = {}
+    for sym in REAL_SYMBOLS:
+        df = pd.read_csv(REAL / f"{sym}.csv", parse_dates=["date"])
+        frames[sym] = df[(df["date"] >= "2014-07-01") & (df["date"] <= "2019-12-31")]
+    s = Settings()
+    s.entry.watchlist = list(REAL_SYMBOLS)
+    every, quiet = _both(HistoricalMarket(frames), RsiBracket(dollars=10_000), s, start="2015-01-02",
+                         end="2019-12-31", cash=1_000_000)
+    assert_same_run(every, quiet)
+    assert quiet.skipped > 0.5 * quiet.stats["iterations"]  # the point of it: most are quiet
+    assert len(quiet.trades) > 50
+    reprotected = [r for r in every.reports for i in r.plan.intents if isinstance(i, ProtectPosition)]
+    assert reprotected, "the scenario must exercise the re-protection after a GTC expiry"
+
+
+@hsettings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), oversold=st.floats(30, 49), stop=st.sampled_from([0.02, 0.05, 0.1]),
+       lookback=st.integers(42, 130), hourly=st.booleans(), same_bar=st.sampled_from(["worst", "best", "path"]),
+       dollars=st.sampled_from([None, 3_000.0, 30_000.0]))
+def test_quiet_random_markets_same_run_as_every_iteration(seed, oversold, stop, lookback, hourly, same_bar,
+                                                            dollars):
+    """Random simulated markets (daily, or hourly bars with an iteration per hour), thresholds
+    that make signals common, stops from tight to wide, budgets that run out of cash (refused
+    or shrunk orders): the skipping run equals the full one."""
+    market = SimulatedMarket(seed=seed, start="2023-01-03", end="2023-12-29",
+                             timeframe="1Hour" if hourly else "1Day")
+    s = Settings()
+    s.entry.watchlist = ["AAPL", "MSFT", "TSLA", "XOM", "KO"]
+    s.entry.oversold, s.entry.lookback_bars = oversold, lookback
+    s.bracket.stop_loss_pct = stop
+    every, quiet = _both(market, RsiBracket(s, dollars=dollars), s, start="2023-07-03",
+                         end="2023-09-29" if hourly else "2023-12-28", every="1h" if hourly else "1d",
+                         same_bar=same_bar, cash=50_000)
+    assert_same_run(every, quiet)
+
+
+def _walk(dates, seed) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, len(dates))))
+    open_ = close * np.exp(rng.normal(0, 0.005, len(dates)))
+    return pd.DataFrame({"date": dates, "open": open_, "high": np.maximum(open_, close) * 1.01,
+                         "low": np.minimum(open_, close) * 0.99, "close": close, "volume": 1e6})
+
+
+def test_quiet_gap_in_the_data_wakes_while_a_decision_sees_fewer_closes_than_the_window():
+    """GAP has no bars from April to June 2024 (a halt). From July, a decision is given 165
+    calendar days of bars, which hold fewer than the 100 closes of the rule's window until
+    late in the year, so it computes its RSI on fewer closes: the rule cannot vouch for those
+    mornings and signals every one of them (the backtest runs those where GAP is not held).
+    SMOOTH, with full data, lets most be skipped."""
+    days = MarketCalendar("2023-06-01", "2024-12-31").sessions_between("2023-06-01", "2024-12-31")
+    held = days[(days < "2024-04-01") | (days >= "2024-07-01")]
+    market = HistoricalMarket({"GAP": _walk(held, 1), "SMOOTH": _walk(days, 2)})
+    s = Settings()
+    s.entry.watchlist = ["GAP", "SMOOTH"]
+    every, quiet = _both(market, RsiBracket(s), s, start="2024-01-02", end="2024-12-30")
+    assert_same_run(every, quiet)
+    times = every.equity.index[:-1]
+    hits, _ = wake_mask(RsiBracket(s), s, copy.copy(market), ["GAP", "SMOOTH"], times.asi8)
+    after_gap = (times >= pd.Timestamp("2024-07-01", tz="America/New_York")) & (
+        times <= pd.Timestamp("2024-09-30", tz="America/New_York"))
+    assert after_gap.sum() > 60 and all("GAP" in hits[k] for k in np.flatnonzero(after_gap))
+    assert quiet.skipped > 20  # before the gap, mornings with nothing oversold were skipped
+
+
+class _Deaf(RsiBracket):
+    """Claims it never has anything to do (a wrong rule: it shows the skipping is real)."""
+
+    def wake(self, closes, settings, **kwargs):
+        return Wake({}, on_cancel=False)
+
+
+def test_quiet_rule_that_never_wakes_skips_every_iteration_and_trades_nothing():
+    s = Settings()
+    s.entry.oversold = 45.0  # many signals: the honest rule trades
+    honest = backtest(SimulatedMarket(seed=5), RsiBracket(s), s, start="2024-01-02", end="2024-06-28", progress=False)
+    deaf = backtest(SimulatedMarket(seed=5), _Deaf(s), s, start="2024-01-02", end="2024-06-28", progress=False)
+    assert len(honest.trades) > 0 and honest.skipped < honest.stats["iterations"]
+    assert deaf.skipped == deaf.stats["iterations"] and deaf.reports == () and deaf.trades.empty
+    assert (deaf.equity == 100_000.0).all()
+    assert "skipped as quiet" in repr(deaf)
+
+
+def test_quiet_strategy_without_rule_runs_every_iteration():
+    """January 2024 has 21 sessions from the 2nd (MLK day off), February 20 (Presidents Day)."""
+    r = backtest(SimulatedMarket(seed=7), CombinedStrategy(), start="2024-01-02", end="2024-02-29", progress=False)
+    assert r.skipped == 0 and len(r.reports) == r.stats["iterations"] == 41
+    assert "skipped" not in repr(r)
+
+
+class _Returns(RsiBracket):
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def wake(self, closes, settings, **kwargs):
+        return self.value(closes) if callable(self.value) else self.value
+
+
+@pytest.mark.parametrize("value, error, words", [
+    ({"AAPL": True}, TypeError, "_Returns.wake() returned dict, not a Wake or None"),
+    (lambda c: Wake({"NOPE": np.zeros(3, bool)}), ValueError, "signals for 'NOPE', which it was not given bars of"),
+    (lambda c: Wake({"AAPL": np.zeros(len(c["AAPL"].close) - 1, bool)}), ValueError,
+     "the signals of 'AAPL' must be a bool array of"),
+    (lambda c: Wake({"AAPL": np.zeros(len(c["AAPL"].close))}), ValueError, "got float64"),
+])
+def test_quiet_bad_wake_rule_is_refused_naming_what_is_wrong(value, error, words):
+    with pytest.raises(error) as e:
+        backtest(SimulatedMarket(seed=7), _Returns(value), start="2024-01-02", end="2024-01-31", progress=False)
+    assert words in str(e.value)
