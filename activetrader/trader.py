@@ -130,15 +130,14 @@ class Trader:
         then read as 'not enough bars' in the plan). The settings' part is kept while the
         settings (same object, same version) and the market are the same."""
         s, market = self.settings, self.market
+        known = market.__contains__ if hasattr(market, "__contains__") else lambda symbol: True
         base = self.__dict__.get("_universe_base")
         if base is None or base[0] is not s or base[1] != s.version or base[2] is not market:
-            wanted = {*s.hedge.sentiment_symbols, *s.entry.watchlist, s.hedge.inverse_etf}
-            if hasattr(market, "__contains__"):
-                wanted = {w for w in wanted if w in market}
-            base = self._universe_base = (s, s.version, market, sorted(wanted), frozenset(wanted),
-                                          hasattr(market, "__contains__"))
-        extra = {h for h in held if h not in base[4] and (not base[5] or h in market)}
-        return sorted(base[4] | extra) if extra else list(base[3])
+            wanted = frozenset(w for w in {*s.hedge.sentiment_symbols, *s.entry.watchlist, s.hedge.inverse_etf}
+                               if known(w))
+            base = self._universe_base = (s, s.version, market, wanted, sorted(wanted))
+        extra = {h for h in held if h not in base[3] and known(h)}
+        return sorted(base[3] | extra) if extra else list(base[4])
 
     def _native_broker(self) -> bool:
         """The broker offers plain views (a capability, e.g. the SimBroker) and fast is on."""

@@ -18,14 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from activetrader import Settings, backtest
-from activetrader.market import HistoricalMarket, MarketCalendar, SimulatedMarket
 from activetrader.backtest.quiet import wake_mask
+from activetrader.market import HistoricalMarket, MarketCalendar, SimulatedMarket
 from activetrader.strategy import CombinedStrategy, ProtectPosition, RsiBracket, Wake
-from conftest import REAL_DATA_DIR
 
-REAL = REAL_DATA_DIR
-# The project's rule for ../shared data: CI always has it; a clone without it skips, saying why.
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real price data folder {REAL} is absent")
 REAL_SYMBOLS = ("AAPL", "AMZN", "JNJ", "JPM", "KO", "MSFT", "NVDA", "TSLA", "XOM", "SPY")
 
 
@@ -40,7 +36,7 @@ def assert_same_run(every, quiet) -> None:
     pd.testing.assert_frame_equal(every.orders, quiet.orders)
     pd.testing.assert_frame_equal(every.fills, quiet.fills)
     pd.testing.assert_frame_equal(every.trades, quiet.trades)
-    pd.testing.assert_series_equal(every.equity, quiet.equity)  # exact: the replay books the same floats
+    pd.testing.assert_series_equal(every.equity, quiet.equity)  # exact, to the cent
     pd.testing.assert_series_equal(every.stats.drop("elapsed_s"), quiet.stats.drop("elapsed_s"))
     assert every.skipped == 0 and len(every.reports) == every.stats["iterations"]
     assert quiet.skipped + len(quiet.reports) == quiet.stats["iterations"]
@@ -52,15 +48,14 @@ def assert_same_run(every, quiet) -> None:
         assert r.to_dict() == twin.to_dict()
 
 
-@needs_real
-def test_quiet_real_daily_ten_symbols_same_orders_fills_equity_as_every_iteration():
+def test_quiet_real_daily_ten_symbols_same_orders_fills_equity_as_every_iteration(real_data_dir):
     """Ten real series, 2015-2019, the simple rule: most mornings nothing is oversold and every
     position is protected, so most iterations are skipped; entries, exits at the levels, and
     the re-protection after Alpaca's 90-day GTC expiry of the legs (an iteration woken by the
     cancelled legs) all come out the same."""
     frames = {}
     for sym in REAL_SYMBOLS:
-        df = pd.read_csv(REAL / f"{sym}.csv", parse_dates=["date"])
+        df = pd.read_csv(real_data_dir / f"{sym}.csv", parse_dates=["date"])
         frames[sym] = df[(df["date"] >= "2014-07-01") & (df["date"] <= "2019-12-31")]
     s = Settings()
     s.entry.watchlist = list(REAL_SYMBOLS)

@@ -23,7 +23,8 @@ from hypothesis import given, settings, strategies as st
 from activetrader import Trader
 from activetrader.broker import SimBroker
 from activetrader.broker.orders import fmt_qty, qty_number
-from activetrader.broker.sim import _ID_NS, gtc_expiry_ns, order_id
+from activetrader.broker.lifecycle import gtc_expiry_ns
+from activetrader.broker.orders import SIM_ID_NS as _ID_NS, order_id
 from activetrader.market.sessions import MarketCalendar
 from activetrader.strategy.snapshot import LIVE_STATUSES
 from scenario import bracket, broker, buy, et, oco, sell, status

@@ -52,12 +52,6 @@ from activetrader.strategy.caps import whole
 from activetrader.strategy.indicators import rsi
 from activetrader.strategy.levels import bracket_levels
 from activetrader.ticks import round_price
-from conftest import REAL_DATA_DIR
-
-REAL = REAL_DATA_DIR
-# The project's rule for ../shared data: CI always has it; a clone without it skips, saying why.
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real price data folder {REAL} is absent")
-
 SYMBOLS = ("AAPL", "JNJ", "JPM", "KO", "NVDA", "TSLA", "XOM")
 WARMUP, START, END = "2014-07-01", "2015-01-02", "2019-12-31"
 DOLLARS, PERIOD, LOOKBACK, TP, SL = 10_000.0, 14, 100, 0.15, 0.05
@@ -67,10 +61,11 @@ NY = "America/New_York"
 
 # ----------------------------------------------------------------------------- the two runs
 @pytest.fixture(scope="module")
-def frames() -> dict[str, pd.DataFrame]:
+def frames(real_data_dir) -> dict[str, pd.DataFrame]:
+    """The real daily bars (every test here uses them: without ../shared they skip, saying why)."""
     out = {}
     for sym in SYMBOLS:
-        df = pd.read_csv(REAL / f"{sym}.csv", parse_dates=["date"]).set_index("date")
+        df = pd.read_csv(real_data_dir / f"{sym}.csv", parse_dates=["date"]).set_index("date")
         out[sym] = df.loc[WARMUP:END, ["open", "high", "low", "close", "volume"]].astype(float)
     return out
 
@@ -244,7 +239,6 @@ def classify(ours_t: pd.DataFrame, theirs: pd.DataFrame, result, frames, symbols
 
 
 # ----------------------------------------------------------------------------- the tests
-@needs_real
 def test_simple_rule_on_real_data_every_difference_has_a_named_convention(frames, ours):
     theirs = _peer(frames, emulate_gtc=False)
     mine = _trades_of_ours(ours)
@@ -261,7 +255,6 @@ def test_simple_rule_on_real_data_every_difference_has_a_named_convention(frames
         == {(s, e) for s, e, *_ in kinds}
 
 
-@needs_real
 def test_simple_rule_with_gtc_expiry_emulated_in_backtesting_py_matches_every_trade(frames, ours):
     theirs = _peer(frames, emulate_gtc=True)
     mine = _trades_of_ours(ours)
@@ -270,7 +263,6 @@ def test_simple_rule_with_gtc_expiry_emulated_in_backtesting_py_matches_every_tr
     assert len(mine) == len(theirs) >= 60
 
 
-@needs_real
 def test_simple_rule_gap_and_entry_bar_conventions_agree_with_backtesting_py(frames, ours):
     """The aligned conventions are exercised by the data, not merely equal by absence: trades
     whose stop gapped (filled at an open below the stop) and trades stopped on their entry bar

@@ -5,10 +5,9 @@ A strategy with a wake rule (:meth:`Strategy.wake <activetrader.strategy.Strateg
 :func:`wake_mask` turns the rule into one flag per iteration time; the backtest runs the live
 iteration where a flag is set (or a broker event the rule names happened) and skips the
 others: their plan is empty, so nothing would be submitted. The broker still advances to every
-iteration time (resting orders fill as before); :func:`equity_at` then values the account at
-the skipped times by replaying the broker's fills, with the very arithmetic of
-:class:`~activetrader.broker.SimBroker` (same order of operations, so the same floats), so the
-equity curve is the one a run of every iteration gives (tests/test_backtest_quiet.py).
+iteration time (resting orders fill as before), and the equity curve reads the account there
+(:meth:`SimBroker.equity <activetrader.broker.SimBroker.equity>`), so it is the one a run of
+every iteration gives (tests/test_backtest_quiet.py).
 """
 
 from __future__ import annotations
@@ -61,39 +60,4 @@ def wake_mask(strategy: Strategy, settings, market, symbols, times_ns: np.ndarra
     return hits, rule
 
 
-def equity_at(broker, times_ns: list[int], fills_upto: list[int], cash: float, wanted: list[bool]) -> list:
-    """The account equity at each of ``times_ns`` where ``wanted`` (None elsewhere), when
-    ``fills_upto[k]`` of the broker's fills had happened: cash and positions replayed from those
-    fills as ``SimBroker._fill`` books them, positions valued at ``last_price`` (the close of the
-    last bar complete then, the first open before any), rounded to cents as ``native_account``
-    reports it."""
-    fills = broker.fills
-    prices: dict[str, list[float]] = {}
-    for sym in {f.symbol for f in fills[: fills_upto[-1] if fills_upto else 0]}:
-        arr = broker.market.arrays(sym)
-        i = np.searchsorted(arr.end, np.asarray(times_ns, dtype=np.int64), side="right")
-        prices[sym] = np.where(i > 0, arr.close[np.maximum(i - 1, 0)], arr.open[0]).tolist()
-    held: dict[str, float] = {}  # insertion order = the broker's positions dict: the same sum
-    out, j = [], 0
-    for k, upto in enumerate(fills_upto):
-        for f in fills[j:upto]:
-            if f.side == "buy":
-                held[f.symbol] = held.get(f.symbol, 0.0) + f.qty
-                cash -= f.qty * f.price
-            else:
-                left = held[f.symbol] - f.qty
-                cash += f.qty * f.price
-                if abs(left) < 1e-9:
-                    del held[f.symbol]
-                else:
-                    held[f.symbol] = left
-        j = upto
-        if wanted[k]:
-            lmv = sum(q * prices[s][k] for s, q in held.items())
-            out.append(float(f"{cash + lmv:.2f}"))
-        else:
-            out.append(None)
-    return out
-
-
-__all__ = ["daily_closes", "equity_at", "wake_mask"]
+__all__ = ["daily_closes", "wake_mask"]

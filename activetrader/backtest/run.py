@@ -107,34 +107,23 @@ def backtest(market, strategy: Strategy | None = None, settings: Settings | None
     broker = SimBroker(market, cash=cash, start=times[0], same_bar=same_bar)
     trader = Trader(broker=broker, settings=settings, strategy=strategy)
     bar = reporter(progress, len(times))
-    reports = []
-    values: list[float | None] = []
-    fills_upto = []
+    reports: list = []
+    values: list[float] = []
     gc_was = gc.get_threshold()
     try:
         # The loop allocates millions of small, short-lived objects and few cycles: collecting the
         # youngest generation every 700 allocations cost ~10% of a 500-symbol run.
         gc.set_threshold(max(gc_was[0], 50_000), *gc_was[1:])
-        if wake is None:
-            for done, t in enumerate(times, 1):
-                broker.advance_to(t)
-                reports.append(trader.iteration())
-                values.append(reports[-1].portfolio_value)
-                bar.update(done)
-        else:
-            _run_awake(broker, trader, times_ns, *wake, reports, values, fills_upto, bar)
+        _replay(broker, trader, times_ns, wake, reports, values, bar)
         stamps = list(times_ns)
         if final > times[-1]:
             broker.advance_to(final)
-            values.append(float(broker.get_account().equity))
+            values.append(broker.equity())
             stamps.append(final.value)
     finally:
         gc.set_threshold(*gc_was)
         bar.close()
         trader.close()
-    if wake is not None:  # the skipped iterations: the account replayed from the fills
-        marks = quiet.equity_at(broker, times_ns, fills_upto, cash, [v is None for v in values[:len(times)]])
-        values[:len(times)] = [m if v is None else v for v, m in zip(values, marks)]
     elapsed = time.perf_counter() - t0
     index = pd.DatetimeIndex(np.array(stamps, dtype=np.int64).view("datetime64[ns]")).tz_localize("UTC")
     equity = pd.Series(values, index=index.tz_convert(ET), name="equity", dtype=float)
@@ -142,28 +131,31 @@ def backtest(market, strategy: Strategy | None = None, settings: Settings | None
                    every=every, at=at_text, cash=cash, iterations=len(times))
 
 
-def _run_awake(broker: SimBroker, trader: Trader, times_ns: list[int], hits: list, rule, reports: list,
-               values: list, fills_upto: list, bar) -> None:
-    """The loop with a wake rule: advance to every time, iterate only where the rule wakes.
+def _replay(broker: SimBroker, trader: Trader, times_ns: list[int], wake, reports: list, values: list,
+            bar) -> None:
+    """Advance to every time and run the iteration there, or, with a wake rule (``wake`` is
+    ``(hits, rule)`` from :func:`~.quiet.wake_mask`), only where it wakes; at the other times the
+    account's equity is read as the iteration's report would have it.
 
-    An iteration runs where a symbol signals (with ``flat_only``: a symbol the account neither
-    holds nor has an open buy order for), after the events the rule names (a fill, an order
-    cancelled or expired), and after an iteration that had a refused order or an error."""
+    With a rule, an iteration runs where a symbol signals (with ``flat_only``: a symbol the
+    account neither holds nor has an open buy order for), after the events the rule names (a
+    fill, an order cancelled or expired), and after an iteration that had a refused order or an
+    error."""
+    hits, rule = wake if wake is not None else (None, None)
     ended, filled, retry = broker.ended_unfilled, len(broker.fills), False
-    flat_only = rule.flat_only
     for k, t in enumerate(times_ns):
         broker.advance_to(t)
-        woke = hits[k] and (not flat_only or not all(map(broker.holds, hits[k])))
-        if (woke or retry or (rule.on_cancel and broker.ended_unfilled != ended)
+        if (rule is None or retry
+                or (hits[k] and (not rule.flat_only or not all(map(broker.holds, hits[k]))))
+                or (rule.on_cancel and broker.ended_unfilled != ended)
                 or (rule.on_fill and len(broker.fills) != filled)):
             r = trader.iteration()
             reports.append(r)
             values.append(r.portfolio_value)
             retry = bool(r.errors) or not all(o.accepted for o in r.outcomes)
         else:
-            values.append(None)
+            values.append(broker.equity())
         ended, filled = broker.ended_unfilled, len(broker.fills)
-        fills_upto.append(filled)
         bar.update(k + 1)
 
 

@@ -3,6 +3,7 @@
 An order's status changes only through :func:`transition`; a move the table does not list
 raises :class:`InvalidTransition` naming the status and the event. Statuses are alpaca-py's
 ``OrderStatus`` values.
+:func:`gtc_expiry_ns` says when a GTC order ages out (Alpaca's 90-day cancel).
 
 >>> transition("held", "activate")
 'new'
@@ -13,6 +14,9 @@ activetrader.broker.lifecycle.InvalidTransition: an order that is 'filled' canno
 """
 
 from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 #: Orders that can still fill or be cancelled.
 OPEN_STATUSES = frozenset({"new", "held", "accepted", "pending_new", "partially_filled"})
@@ -46,3 +50,22 @@ def transition(status: str, event: str) -> str:
         return _TABLE[(status, event)]
     except KeyError:
         raise InvalidTransition(f"an order that is {status!r} cannot {event!r}") from None
+
+
+_NY = ZoneInfo("America/New_York")
+_GTC_DAYS, _GTC_JOB = timedelta(days=90), time(16, 15)  # 90 days, then the 4:15pm ET job (§1)
+
+
+def gtc_expiry_ns(ns: int) -> int:
+    """When a GTC order created at ``ns`` (int ns UTC) is auto-cancelled: 16:15 New York time
+    (the 4:15pm ET job) on the 90th calendar day after its New York creation date
+    (alpaca-contract.md §1), on either side of a DST change. Plain ints and :mod:`zoneinfo`,
+    because a submission pays for this on every new moment.
+
+    >>> import pandas as pd
+    >>> ns = gtc_expiry_ns(pd.Timestamp("2024-03-04 15:00-05:00").value)
+    >>> pd.Timestamp(ns, tz="UTC").tz_convert("America/New_York")
+    Timestamp('2024-06-02 16:15:00-0400', tz='America/New_York')
+    """
+    created = datetime.fromtimestamp(ns // 1_000_000_000, _NY).date()
+    return int(datetime.combine(created + _GTC_DAYS, _GTC_JOB, tzinfo=_NY).timestamp()) * 1_000_000_000

@@ -1,4 +1,5 @@
-"""Plain views of a broker's state for the Trader's native fast path (no alpaca-py models).
+"""Plain views of a broker's state for the Trader's native fast path (no alpaca-py models),
+and how :class:`~activetrader.broker.SimBroker` lists its positions and orders as them.
 
 A broker that has ``native_account`` / ``native_positions`` / ``native_orders`` (the
 :class:`~activetrader.broker.SimBroker` does) lets the Trader skip building alpaca-py
@@ -14,8 +15,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..market.sessions import to_ns
+from .lifecycle import TERMINAL_STATUSES
+from .orders import qty_number
+
 if TYPE_CHECKING:
     from .orders import SimOrder
+
+_NEVER = 2**63 - 1
+_BEFORE_ALL = -(2**63)  # before any int64 ns time
+#: What a NamedTuple's generated ``__new__`` calls: builds native rows without its Python frame.
+_tuple_new = tuple.__new__
 
 
 class NativeAccount(NamedTuple):
@@ -65,4 +75,104 @@ def _opt(x) -> float | None:
     return None if x is None else float(x)
 
 
-__all__ = ["NativeAccount", "NativeOrder", "NativePosition", "native_order"]
+
+def positions(b) -> list[NativePosition]:
+    """:meth:`SimBroker.native_positions <activetrader.broker.SimBroker.native_positions>` of
+    the broker ``b``: ``get_all_positions()`` as plain rows (same order, same numbers as the
+    models read back), each row apart from its price kept until the symbol's orders change."""
+    c, rows = b._c, []
+    if c.position_symbols is None:  # dropped by a fill
+        c.position_symbols = sorted(b._positions)
+    prices = b._prices_now()
+    for s in c.position_symbols:
+        hit = c.position_parts.get(s)
+        if hit is None:  # dropped by a fill or a change of the symbol's working orders
+            p = b._positions[s]
+            hit = c.position_parts[s] = (qty_number(p.qty), p.avg_entry_price,
+                                         qty_number(p.qty - b._held_for_orders(s)))
+        price = prices.get(s)
+        if price is None:
+            price = b.last_price(s)
+        rows.append(_tuple_new(NativePosition, (s, hit[0], hit[1], price, hit[2])))
+    return rows
+
+
+def orders(b, *, after=None, limit: int | None = None, keep=None) -> list[NativeOrder]:
+    """:meth:`SimBroker.native_orders <activetrader.broker.SimBroker.native_orders>` of the
+    broker ``b``: a nested ``status="all"`` listing (as :meth:`get_orders` makes it) flattened to rows:
+    each listed order, then its legs (``parent_id`` set). ``after`` as for ``get_orders``
+    (an int is ns UTC); ``limit`` None lists every order after ``after``, as paging through
+    Alpaca's 500-order pages does (``activetrader.alpaca.list_orders``); ``keep``: only rows
+    whose status is in it (the parent's status does not matter for its legs). Costs the
+    orders created after ``after``, not all orders ever; with a ``keep`` of open statuses
+    only (a live listing) and no ``limit``, it costs the open orders."""
+    after_ns = to_ns(after) if after is not None else None
+    if limit is None and keep is not None and TERMINAL_STATUSES.isdisjoint(keep):
+        return _open_orders(b, after_ns, keep)
+    rows: list[NativeOrder] = []
+    orders = b._orders
+    n = len(orders) if limit is None else min(int(limit), 500)
+    for od in b._select_orders(status="all", nested=True, limit=n, after=after_ns):
+        if keep is None or od.status in keep:
+            rows.append(native_order(od, None))
+        for i in od.leg_ids:
+            leg = orders[i]
+            if keep is None or leg.status in keep:
+                rows.append(native_order(leg, od.id))
+    return rows
+
+
+def _open_orders(b, after: int | None, keep) -> list[NativeOrder]:
+    """:meth:`native_orders` when only open orders can be kept: the same rows, found from the
+    open orders (working ones and legs waiting on their entry) instead of every order in
+    the window, and kept per symbol until its orders change (tests/test_broker_speed_caches.py
+    compares this with the full listing)."""
+    after = _BEFORE_ALL if after is None else after
+    known, units = b._c.listings, []
+    for symbol in b._working:
+        hit = known.get(symbol)
+        if hit is None or not hit[1] <= after < hit[2] or hit[0] != keep:
+            hit = known[symbol] = _open_listing(b, symbol, after, keep)
+        units += hit[3]
+    units.sort(reverse=True)  # newest listed order first; (created_ns, seq) never ties
+    return [row for unit in units for row in unit[2]]
+
+
+def _open_listing(b, symbol: str, after: int, keep) -> tuple:
+    """The listed orders of ``symbol`` that have an open order to show, as ``(keep, lo, hi,
+    [(created_ns, seq, rows)])``: each a top order in the window with its legs under it, or an
+    order in the window whose parent is not. A replaced OCO top keeps its leg list, so a
+    full listing shows the live leg under it too (and so does this one). The same for any
+    ``after`` in ``[lo, hi)``: no creation time looked at lies between."""
+    orders = b._orders
+    lo, hi = _BEFORE_ALL, _NEVER
+    listed: dict[str, SimOrder] = {}
+    for od in b._working[symbol]:
+        for o in (od, *[orders[i] for i in od.leg_ids]) if od.role == "entry" else (od,):
+            if o.status not in keep:
+                continue
+            if o.parent_id is not None:
+                parent = top = orders[o.parent_id]
+                while top is not None:  # its parent, and the OCO tops that one replaced, list it as a leg
+                    if top.created_ns > after:
+                        hi = min(hi, top.created_ns)
+                        if o.id in top.leg_ids:
+                            listed[top.id] = top
+                    else:
+                        lo = max(lo, top.created_ns)
+                    top = orders[top.replaces] if top.replaces is not None else None
+                if parent.created_ns > after:  # shown under its parent, not on its own
+                    continue
+            if o.created_ns > after:
+                hi = min(hi, o.created_ns)
+                listed[o.id] = o
+            else:
+                lo = max(lo, o.created_ns)
+    units = []
+    for od in listed.values():
+        rows = [native_order(od, None)] if od.status in keep else []
+        rows += [native_order(leg, od.id) for leg in map(orders.get, od.leg_ids) if leg.status in keep]
+        units.append((od.created_ns, od.seq, rows))
+    return keep, lo, hi, units
+
+__all__ = ["NativeAccount", "NativeOrder", "NativePosition", "native_order", "orders", "positions"]

@@ -6,6 +6,7 @@ only when a caller asks does it become an ``alpaca.trading.models.Order``.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 
@@ -20,6 +21,27 @@ _NS = uuid.UUID("6f1d3c1e-7a53-4b4a-9d0e-6163746976e5")
 def asset_id(symbol: str) -> uuid.UUID:
     """A stable asset id per symbol (as Alpaca's are stable)."""
     return uuid.uuid5(_NS, "asset:" + symbol)
+
+
+#: The namespace of the simulator's ids (uuid5 of "order:<seq>" for orders, "account" for the account).
+SIM_ID_NS = uuid.UUID("0f6c2a4e-5b1d-4c4e-8f7a-73696d62726b")
+_SIM_ID_SHA1 = hashlib.sha1(SIM_ID_NS.bytes)  # uuid5's hash, primed with the namespace
+
+
+def order_id(seq: int) -> str:
+    """The id of the ``seq``-th order: ``str(uuid.uuid5(SIM_ID_NS, f"order:{seq}"))``, computed
+    without building a UUID object (ids are made on every submission).
+
+    >>> order_id(1) == str(uuid.uuid5(SIM_ID_NS, "order:1"))
+    True
+    """
+    h = _SIM_ID_SHA1.copy()
+    h.update(b"order:%d" % seq)
+    b = bytearray(h.digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50  # version 5
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = b.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def enum_value(x):

@@ -32,15 +32,11 @@ and no slippage beyond the bar path (Alpaca's paper does not simulate them eithe
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import uuid
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from datetime import time as dtime
 from typing import Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -50,53 +46,17 @@ from alpaca.trading.requests import CancelOrderResponse, ClosePositionRequest, G
 from ..market.base import Market, UnknownSymbolError
 from ..market.sessions import from_ns, to_ns
 from ..ticks import round_price
-from . import rules
+from . import native, rules
 from .errors import INVALID, NOT_FOUND, UNPROCESSABLE, api_error
 from .fills import DOWN, UP, bar_path, first_touch, path_time_to_ns, trailing_stop_level
-from .lifecycle import TERMINAL_STATUSES
-from .native import NativeAccount, NativeOrder, NativePosition, native_order
-from .orders import SimOrder, asset_id, enum_value, fmt_qty, qty_number
+from .lifecycle import TERMINAL_STATUSES, gtc_expiry_ns
+from .native import NativeAccount, NativeOrder, NativePosition
+from .orders import SIM_ID_NS, SimOrder, asset_id, enum_value, fmt_qty, order_id
 from .submit import build_orders, build_replacement
 
 SameBar = Literal["worst", "best", "path"]
-_ID_NS = uuid.UUID("0f6c2a4e-5b1d-4c4e-8f7a-73696d62726b")
 _INVERSE_ETFS = frozenset({"SH", "SPXS", "SQQQ", "SDS", "PSQ", "SPXU", "QID"})
 _NEVER = 2**63 - 1
-_BEFORE_ALL = -(2**63)  # before any int64 ns time
-#: What a NamedTuple's generated ``__new__`` calls: builds native rows without its Python frame.
-_tuple_new = tuple.__new__
-_NY = ZoneInfo("America/New_York")
-_GTC_DAYS, _GTC_JOB = timedelta(days=90), dtime(16, 15)  # 90 days, then the 4:15pm ET job (§1)
-_ID_SHA1 = hashlib.sha1(_ID_NS.bytes)  # uuid5's hash, primed with the namespace (see order_id)
-
-
-def order_id(seq: int) -> str:
-    """The id of the ``seq``-th order: ``str(uuid.uuid5(_ID_NS, f"order:{seq}"))``, computed
-    without building a UUID object (ids are made on every submission).
-
-    >>> order_id(1) == str(uuid.uuid5(_ID_NS, "order:1"))
-    True
-    """
-    h = _ID_SHA1.copy()
-    h.update(b"order:%d" % seq)
-    b = bytearray(h.digest()[:16])
-    b[6] = (b[6] & 0x0F) | 0x50  # version 5
-    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = b.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-
-
-def gtc_expiry_ns(ns: int) -> int:
-    """When a GTC order created at ``ns`` (int ns UTC) is auto-cancelled: 16:15 New York time
-    (the 4:15pm ET job) on the 90th calendar day after its New York creation date
-    (alpaca-contract.md §1), on either side of a DST change. Plain ints and :mod:`zoneinfo`,
-    because a submission pays for this on every new moment.
-
-    >>> from_ns(gtc_expiry_ns(to_ns("2024-03-04 15:00-05:00"))).tz_convert("America/New_York")
-    Timestamp('2024-06-02 16:15:00-0400', tz='America/New_York')
-    """
-    created = datetime.fromtimestamp(ns // 1_000_000_000, _NY).date()
-    return int(datetime.combine(created + _GTC_DAYS, _GTC_JOB, tzinfo=_NY).timestamp()) * 1_000_000_000
 
 
 @dataclass(slots=True, eq=False)
@@ -121,7 +81,7 @@ class _EngineCache:
     held: dict = field(default_factory=dict)
     #: symbol -> (earliest expiry of its working orders, and of those and their waiting legs)
     expiries: dict = field(default_factory=dict)
-    #: symbol -> its part of a live native_orders listing (see SimBroker._open_listing)
+    #: symbol -> its part of a live native_orders listing (see native._open_listing)
     listings: dict = field(default_factory=dict)
     #: symbol -> its native position row but the price: (qty, avg_entry_price, qty_available)
     position_parts: dict = field(default_factory=dict)
@@ -670,7 +630,7 @@ class SimBroker:
             last_lmv += p.qty * (c if c is not None else self.last_price(s))
         s2 = lambda x: f"{x:.2f}"  # noqa: E731 - money on the wire is a decimal string
         return TradeAccount(
-            id=uuid.uuid5(_ID_NS, "account"), account_number="SIM000001", status="ACTIVE",
+            id=uuid.uuid5(SIM_ID_NS, "account"), account_number="SIM000001", status="ACTIVE",
             crypto_status=None, currency="USD", buying_power=s2(bp), regt_buying_power=s2(bp),
             non_marginable_buying_power=s2(max(self._cash - self._reserved(), 0.0)),
             cash=s2(self._cash), accrued_fees="0", portfolio_value=s2(equity), trading_blocked=False,
@@ -899,6 +859,16 @@ class SimBroker:
         top = self._place(order_data)
         return top.id, top.status
 
+    def equity(self) -> float:
+        """Account equity to the cent, as ``get_account().equity`` and :meth:`native_account`
+        read it: cash plus the positions at their last prices.
+
+        >>> from activetrader.market import SimulatedMarket
+        >>> SimBroker(SimulatedMarket(seed=7), cash=5_000).equity()
+        5000.0
+        """
+        return float(f"{self._cash + self._market_value():.2f}")
+
     def native_account(self) -> NativeAccount:
         """``get_account()``'s cash, equity and buying power as floats, without the model."""
         lmv = self._market_value()
@@ -910,6 +880,7 @@ class SimBroker:
         """True when the account holds ``symbol`` or has an open buy order for it (a backtest
         asks this of a one-position-per-symbol wake rule; backtest/quiet.py).
 
+        >>> from activetrader.broker import SimBroker
         >>> from activetrader.market import SimulatedMarket
         >>> SimBroker(SimulatedMarket(seed=7)).holds("AAPL")
         False
@@ -917,97 +888,14 @@ class SimBroker:
         return symbol in self._positions or any(o.side == "buy" for o in self._working.get(symbol, ()))
 
     def native_positions(self) -> list[NativePosition]:
-        """``get_all_positions()`` as plain rows (same order, same numbers as the models read back)."""
-        c, rows = self._c, []
-        if c.position_symbols is None:  # dropped by a fill
-            c.position_symbols = sorted(self._positions)
-        prices = self._prices_now()
-        for s in c.position_symbols:
-            hit = c.position_parts.get(s)
-            if hit is None:  # dropped by a fill or a change of the symbol's working orders
-                p = self._positions[s]
-                hit = c.position_parts[s] = (qty_number(p.qty), p.avg_entry_price,
-                                             qty_number(p.qty - self._held_for_orders(s)))
-            price = prices.get(s)
-            if price is None:
-                price = self.last_price(s)
-            rows.append(_tuple_new(NativePosition, (s, hit[0], hit[1], price, hit[2])))
-        return rows
+        """``get_all_positions()`` as plain rows (same order, same numbers as the models read
+        back); see :func:`activetrader.broker.native.positions`."""
+        return native.positions(self)
 
     def native_orders(self, *, after=None, limit: int | None = None, keep=None) -> list[NativeOrder]:
-        """A nested ``status="all"`` listing (as :meth:`get_orders` makes it) flattened to rows:
-        each listed order, then its legs (``parent_id`` set). ``after`` as for ``get_orders``
-        (an int is ns UTC); ``limit`` None lists every order after ``after``, as paging through
-        Alpaca's 500-order pages does (``activetrader.alpaca.list_orders``); ``keep``: only rows
-        whose status is in it (the parent's status does not matter for its legs). Costs the
-        orders created after ``after``, not all orders ever; with a ``keep`` of open statuses
-        only (a live listing) and no ``limit``, it costs the open orders."""
-        after_ns = to_ns(after) if after is not None else None
-        if limit is None and keep is not None and TERMINAL_STATUSES.isdisjoint(keep):
-            return self._native_open_orders(after_ns, keep)
-        rows: list[NativeOrder] = []
-        orders = self._orders
-        n = len(orders) if limit is None else min(int(limit), 500)
-        for od in self._select_orders(status="all", nested=True, limit=n, after=after_ns):
-            if keep is None or od.status in keep:
-                rows.append(native_order(od, None))
-            for i in od.leg_ids:
-                leg = orders[i]
-                if keep is None or leg.status in keep:
-                    rows.append(native_order(leg, od.id))
-        return rows
-
-    def _native_open_orders(self, after: int | None, keep) -> list[NativeOrder]:
-        """:meth:`native_orders` when only open orders can be kept: the same rows, found from the
-        open orders (working ones and legs waiting on their entry) instead of every order in
-        the window, and kept per symbol until its orders change (tests/test_broker_speed_caches.py
-        compares this with the full listing)."""
-        after = _BEFORE_ALL if after is None else after
-        known, units = self._c.listings, []
-        for symbol in self._working:
-            hit = known.get(symbol)
-            if hit is None or not hit[1] <= after < hit[2] or hit[0] != keep:
-                hit = known[symbol] = self._open_listing(symbol, after, keep)
-            units += hit[3]
-        units.sort(reverse=True)  # newest listed order first; (created_ns, seq) never ties
-        return [row for unit in units for row in unit[2]]
-
-    def _open_listing(self, symbol: str, after: int, keep) -> tuple:
-        """The listed orders of ``symbol`` that have an open order to show, as ``(keep, lo, hi,
-        [(created_ns, seq, rows)])``: each a top order in the window with its legs under it, or an
-        order in the window whose parent is not. A replaced OCO top keeps its leg list, so a
-        full listing shows the live leg under it too (and so does this one). The same for any
-        ``after`` in ``[lo, hi)``: no creation time looked at lies between."""
-        orders = self._orders
-        lo, hi = _BEFORE_ALL, _NEVER
-        listed: dict[str, SimOrder] = {}
-        for od in self._working[symbol]:
-            for o in (od, *[orders[i] for i in od.leg_ids]) if od.role == "entry" else (od,):
-                if o.status not in keep:
-                    continue
-                if o.parent_id is not None:
-                    parent = top = orders[o.parent_id]
-                    while top is not None:  # its parent, and the OCO tops that one replaced, list it as a leg
-                        if top.created_ns > after:
-                            hi = min(hi, top.created_ns)
-                            if o.id in top.leg_ids:
-                                listed[top.id] = top
-                        else:
-                            lo = max(lo, top.created_ns)
-                        top = orders[top.replaces] if top.replaces is not None else None
-                    if parent.created_ns > after:  # shown under its parent, not on its own
-                        continue
-                if o.created_ns > after:
-                    hi = min(hi, o.created_ns)
-                    listed[o.id] = o
-                else:
-                    lo = max(lo, o.created_ns)
-        units = []
-        for od in listed.values():
-            rows = [native_order(od, None)] if od.status in keep else []
-            rows += [native_order(leg, od.id) for leg in map(orders.get, od.leg_ids) if leg.status in keep]
-            units.append((od.created_ns, od.seq, rows))
-        return keep, lo, hi, units
+        """A nested ``status="all"`` listing (as :meth:`get_orders` makes it) flattened to rows,
+        each listed order then its legs; see :func:`activetrader.broker.native.orders`."""
+        return native.orders(self, after=after, limit=limit, keep=keep)
 
     # ------------------------------------------------------------------ convenience
     def __repr__(self) -> str:

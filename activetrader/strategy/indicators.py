@@ -354,4 +354,48 @@ def _symbol_level(index: pd.MultiIndex) -> int:
     return index.names.index("symbol") if "symbol" in index.names else 0
 
 
-__all__ = ["DEFAULT_PERIOD", "FLAT_RSI", "rsi", "rsi_by_symbol", "rsi_last", "rsi_latest", "rsi_rolling_last"]
+def windowed_rsi(close: np.ndarray, window: int, period: int) -> np.ndarray:
+    """At every bar ``e``: Wilder RSI(``period``) of the ``window`` closes ending at ``e`` (NaN
+    before ``window - 1``), for one series or for the columns of a ``(bars, k)`` array at once.
+
+    O(bars) array operations instead of one recursion per window: with ``F`` the exponential
+    filter of the changes (``F[t] = a F[t-1] + x[t] / period``, ``a = (period - 1) / period``),
+    Wilder's average over a window, seeded with the mean ``R`` of its first ``period`` changes
+    and smoothed over the ``m`` changes after them, is ``F[t] + a**m * (R - F[t-m])``. Within
+    ~1e-12 of :func:`rsi_rolling_last` (bit-exact, and ~10x slower per series); for wake rules
+    (:mod:`activetrader.strategy.wake`), which test with a margin. A flat window may read 0
+    here (decisions say 50): a rule then wakes, as it should where unsure.
+
+    >>> close = 100 + np.cumsum(np.sin(np.arange(400.0)))
+    >>> fast, exact = windowed_rsi(close, 100, 14), rsi_rolling_last(close, 100, 14)
+    >>> bool(np.isnan(fast[:99]).all()), float(np.abs(fast[99:] - exact).max()) < 1e-9
+    (True, True)
+    >>> both = windowed_rsi(np.column_stack([close, close[::-1]]), 100, 14)
+    >>> bool(np.array_equal(both[:, 0], fast, equal_nan=True)), both.shape
+    (True, (400, 2))
+    """
+    close = np.asarray(close, dtype=float)
+    cols = close.reshape(len(close), -1)
+    n = len(cols)
+    out = np.full(cols.shape, np.nan)
+    m = window - 1 - period  # smoothing steps after the seed
+    if n < window or m < 0:
+        return out.reshape(close.shape)
+    change = np.diff(cols, axis=0)
+    ends = np.arange(window - 1, n)  # bar e: changes e-window+1 .. e-1, the last one t = e-1
+    avg = []
+    for x in (np.maximum(change, 0.0), np.maximum(-change, 0.0)):
+        f = pd.DataFrame(x).ewm(alpha=1.0 / period, adjust=False).mean().to_numpy()  # a f + x / period
+        csum = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+        seed = (csum[period:] - csum[:-period]) / period  # seed[i]: mean of x[i .. i+period-1]
+        a_m = ((period - 1) / period) ** m
+        avg.append(np.maximum(f[ends - 1] + a_m * (seed[ends - window + 1] - f[ends - 1 - m]), 0.0))
+    gain, loss = avg
+    total = gain + loss
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[window - 1:] = np.where(total > 0, 100.0 * gain / total, FLAT_RSI)
+    return out.reshape(close.shape)
+
+
+__all__ = ["DEFAULT_PERIOD", "FLAT_RSI", "rsi", "rsi_by_symbol", "rsi_last", "rsi_latest", "rsi_rolling_last",
+           "windowed_rsi"]

@@ -39,9 +39,10 @@ from typing import Any
 from .base import Strategy
 from .caps import whole
 from .draft import Draft
+from .indicators import windowed_rsi
 from .intents import ExitPosition, Plan, ProtectPosition
 from .levels import MIN_DISTANCE, bracket_levels, fmt_price, round_price
-from .wake import Wake, by_grid, full_windows, windowed_rsi
+from .wake import Wake, by_grid, full_windows
 
 _EPS = 1e-9
 
@@ -91,7 +92,7 @@ class RsiBracket(Strategy):
 
         The plan is empty unless some watchlist name's decision RSI is below
         ``entry.oversold`` (an entry; the windowed RSI the decision reads, from
-        :func:`~activetrader.strategy.wake.windowed_rsi` with a 1e-6 margin, once per time grid)
+        :func:`~activetrader.strategy.indicators.windowed_rsi` with a 1e-6 margin, once per time grid)
         or a position lost its exit legs (they end only by a cancel or an expiry, or with a
         refused order: :class:`~activetrader.strategy.wake.Wake` wakes for those). Where the
         decision may see fewer closes than the window, it wakes.
