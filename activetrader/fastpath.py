@@ -105,14 +105,17 @@ class RsiCache:
             entry["close"] = np.column_stack([v.close for v in views]).astype(float, copy=False)
         return entry["close"]
 
-    def block(self, views: tuple, period: int, window: int) -> np.ndarray:
-        """:meth:`rolling` of each view's closes side by side: row ``e - window`` is each
-        symbol's decision RSI when ``close[e - 1]`` is its last complete close."""
+    def block(self, views: tuple, period: int, window: int) -> tuple[np.ndarray, list[bool]]:
+        """:meth:`rolling` of each view's closes side by side (row ``e - window`` is each
+        symbol's decision RSI when ``close[e - 1]`` is its last complete close) and, per row,
+        whether it holds a NaN: both found once, not at every decision."""
         entry = self._block(views)
         key = (period, window)
-        if key not in entry:
-            entry[key] = np.column_stack([self.rolling(v.close, period, window) for v in views])
-        return entry[key]
+        hit = entry.get(key)
+        if hit is None:
+            matrix = np.column_stack([self.rolling(v.close, period, window) for v in views])
+            hit = entry[key] = (matrix, np.isnan(matrix).any(axis=1).tolist())
+        return hit
 
 
 class WindowSource:
@@ -129,6 +132,7 @@ class WindowSource:
             BarBlock((w.symbol,), (w.view,), w.start, w.stop) for w in windows]
         self._cache = cache
         self._by_symbol: dict | None = None
+        self._rsi: dict[tuple[int, int], dict] = {}  # (period, window) -> every symbol's RSI
 
     @property
     def windows(self) -> dict:
@@ -156,21 +160,29 @@ class WindowSource:
         return pd.Series(w.view.close[w.start:w.stop].astype(float), index=stamps, name="close")
 
     def rsi(self, symbols, period: int, window: int) -> dict[str, float | None]:
+        values = self._rsi.get((period, window))
+        if values is None:  # each (period, window) read once per snapshot, for every symbol
+            values = self._rsi[(period, window)] = self._all_rsi(period, window)
+        get = values.get
+        return {sym: get(sym) for sym in symbols}
+
+    def _all_rsi(self, period: int, window: int) -> dict[str, float | None]:
         values: dict[str, float | None] = {}
         for b in self._blocks:
             n = b.stop - b.start
             if n <= period:
                 continue
             if n >= window:  # the usual case: read the cache
-                row = self._cache.block(b.views, period, window)[b.stop - window]
+                matrix, has_nan = self._cache.block(b.views, period, window)
+                row, nan = matrix[b.stop - window], has_nan[b.stop - window]
             else:  # fewer closes than the window (start of the data): compute these few
                 row = rsi_last(self._cache.closes(b.views)[b.start:b.stop], period)
+                nan = bool(np.isnan(row).any())
             found = row.tolist()
-            if np.isnan(row).any():
+            if nan:
                 found = [None if v != v else v for v in found]
             values.update(zip(b.symbols, found))
-        get = values.get
-        return {sym: get(sym) for sym in symbols}
+        return values
 
 
 __all__ = ["RsiCache", "WindowSource"]

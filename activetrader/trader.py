@@ -234,7 +234,7 @@ class Trader:
                 self.journal.record_intent(iteration_id, seq, type(intent).__name__, intent.symbol,
                                            intent.describe(), intent_fields(intent))
         outcomes: list[OrderOutcome] = []
-        if not dry_run:
+        if not dry_run and plan.intents:
             executor = _Executor(self, iteration_id, now, outcomes)
             for seq, intent in enumerate(plan.intents):
                 try:

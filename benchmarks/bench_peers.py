@@ -16,7 +16,9 @@ reported as skipped with the reason and the rest still runs.
 
 Run:  .venv/bin/python benchmarks/bench_peers.py [--sizes 1,10,100,500] [--engines ...]
       (engines: activetrader, backtesting, vectorbt, lumibot; also activetrader-every, which
-      runs every iteration, skip_quiet=False, to show what skipping quiet ones buys)
+      runs every iteration, skip_quiet=False, to show what skipping quiet ones buys, and
+      activetrader-floor, a strategy that never trades run at every iteration: the live path's
+      fixed cost, a lower bound for the simple rule)
       [--lumibot-max 10] [--backtesting-max 500]
 """
 
@@ -39,8 +41,9 @@ PEERS = HERE / "peers"
 PEER_VENV = HERE / ".venv-peers"
 PEER_PACKAGES = ("vectorbt>=0.26", "plotly<7", "lumibot")
 ENGINES = ("activetrader", "backtesting", "vectorbt", "lumibot")
-#: Not run by default: activetrader with every iteration run (``skip_quiet=False``), for the ablation.
-EXTRA_ENGINES = ("activetrader-every",)
+#: Not run by default: activetrader with every iteration run (``skip_quiet=False``), for the ablation,
+#: and the live path's fixed cost (a strategy that never trades, every iteration run).
+EXTRA_ENGINES = ("activetrader-every", "activetrader-floor")
 IN_PEER_VENV = {"vectorbt", "lumibot"}
 
 

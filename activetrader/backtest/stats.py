@@ -39,13 +39,10 @@ def drawdown(equity: pd.Series) -> pd.Series:
     return equity / equity.cummax() - 1
 
 
-def daily_returns(equity: pd.Series) -> pd.Series:
-    """Returns between the last equity points of consecutive New York dates."""
-    if equity.empty:
-        return equity
-    days = equity.index.tz_convert(ET).normalize()
-    daily = equity.groupby(days).last()
-    return daily.pct_change().dropna()
+def _day_ends(index: pd.DatetimeIndex) -> np.ndarray:
+    """Positions of the last point of each New York date in a sorted index."""
+    day = index.tz_convert(ET).tz_localize(None).asi8 // 86_400_000_000_000
+    return np.flatnonzero(np.r_[day[1:] != day[:-1], True])
 
 
 def compute(equity: pd.Series, trades: pd.DataFrame, *, iterations: int, elapsed_s: float, initial: float | None = None,
@@ -53,31 +50,38 @@ def compute(equity: pd.Series, trades: pd.DataFrame, *, iterations: int, elapsed
     """Every stat of :data:`STATS` from the equity curve and the round trips; returns are measured
     from ``initial`` (the starting cash; default the first equity point)."""
     nan = math.nan
-    first, last = (float(equity.iloc[0]), float(equity.iloc[-1])) if len(equity) else (nan, nan)
+    e = equity.to_numpy(dtype=float)
+    first, last = (float(e[0]), float(e[-1])) if len(e) else (nan, nan)
     first = first if initial is None else float(initial)
     total = last / first - 1 if first else nan
-    years = (equity.index[-1] - equity.index[0]).total_seconds() / _YEAR_S if len(equity) > 1 else 0.0
+    years = (equity.index[-1] - equity.index[0]).total_seconds() / _YEAR_S if len(e) > 1 else 0.0
     cagr = (last / first) ** (1 / years) - 1 if years > 0 and first and last > 0 else nan
-    r = daily_returns(equity)
-    sd = float(r.std(ddof=1)) if len(r) > 1 else nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        daily = e[_day_ends(equity.index)] if len(e) else e
+        r = daily[1:] / daily[:-1] - 1
+        r = r[~np.isnan(r)]  # as pandas' pct_change().dropna(): 0/0 is dropped, x/0 is kept
+        sd = float(np.std(r, ddof=1)) if len(r) > 1 else nan
+        sharpe = float(np.mean(r)) / sd * math.sqrt(SESSIONS_PER_YEAR) if sd and sd == sd else nan
     volatility = sd * math.sqrt(SESSIONS_PER_YEAR)
-    sharpe = float(r.mean()) / sd * math.sqrt(SESSIONS_PER_YEAR) if sd and sd == sd else nan
-    closed = trades[trades["exit_reason"] != "open"]
-    pnl, ret = closed["pnl"].astype(float), closed["return_pct"].astype(float)
+    closed = (trades["exit_reason"] != "open").to_numpy()
+    reason = trades["exit_reason"].to_numpy()[closed]
+    pnl = trades["pnl"].to_numpy(dtype=float)[closed]
+    ret = trades["return_pct"].to_numpy(dtype=float)[closed]
+    gapped = ret[(reason == "stop_loss") & trades["gap"].to_numpy(dtype=bool)[closed]]
     wins, losses = ret[pnl > 0], ret[pnl < 0]
     gross_win, gross_loss = float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum())
-    profit_factor = (gross_win / gross_loss if gross_loss else (math.inf if gross_win else nan)) if len(closed) else nan
-    gapped = closed[(closed["exit_reason"] == "stop_loss") & closed["gap"].astype(bool)]
+    n = len(pnl)
+    profit_factor = (gross_win / gross_loss if gross_loss else (math.inf if gross_win else nan)) if n else nan
     values = {
         "total_return": total, "cagr": cagr, "volatility": volatility, "sharpe": sharpe,
-        "max_drawdown": float(drawdown(equity).min()) if len(equity) else nan,
-        "win_rate": len(wins) / len(closed) if len(closed) else nan,
-        "avg_win": float(wins.mean()) if len(wins) else nan,
-        "avg_loss": float(losses.mean()) if len(losses) else nan,
+        "max_drawdown": float(np.min(e / np.maximum.accumulate(e) - 1)) if len(e) else nan,
+        "win_rate": len(wins) / n if n else nan,
+        "avg_win": float(np.mean(wins)) if len(wins) else nan,
+        "avg_loss": float(np.mean(losses)) if len(losses) else nan,
         "profit_factor": profit_factor,
-        "worst_trade": float(ret.min()) if len(ret) else nan,
+        "worst_trade": float(np.nanmin(ret)) if len(ret) and not np.isnan(ret).all() else nan,
         "gapped_stops": len(gapped),
-        "worst_gap_loss": float(gapped["return_pct"].min()) if len(gapped) else nan,
+        "worst_gap_loss": float(np.nanmin(gapped)) if len(gapped) and not np.isnan(gapped).all() else nan,
         "exposure": exposure, "inverse_exposure": inverse_exposure,
         "iterations": iterations, "elapsed_s": elapsed_s,
     }

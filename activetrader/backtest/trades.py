@@ -103,25 +103,28 @@ def round_trips(fills, orders: pd.DataFrame, marks: dict[str, float]) -> pd.Data
 
 
 def _frame(rows: list[tuple], marks: dict[str, float]) -> pd.DataFrame:
+    """The rows as a frame sorted by entry then exit time (a lot still open or held before the run
+    last within its group, the order of the fills kept among equals), with ``pnl`` and ``return_pct``."""
     raw = ["symbol", "qty", "entry_time", "entry_price", "exit_time", "exit_price", "exit_reason", "gap", "purpose",
            "exit_level", "entry_order_id", "exit_order_id"]
-    columns = list(zip(*rows)) if rows else [()] * len(raw)
-    data = {}
-    for name, values in zip(raw, columns):
+    col = dict(zip(raw, map(list, zip(*rows)))) if rows else {name: [] for name in raw}
+    entry_ns, exit_ns = (np.array(col[c], dtype=np.int64) for c in ("entry_time", "exit_time"))
+    last = np.iinfo(np.int64).max  # NaT sorts last
+    order = np.lexsort((np.where(exit_ns == _NAT, last, exit_ns), np.where(entry_ns == _NAT, last, entry_ns)))
+    data: dict[str, object] = {}
+    for name in raw:
         if name in ("entry_time", "exit_time"):
-            ns = np.array(values, dtype=np.int64).view("datetime64[ns]")
+            ns = (entry_ns if name == "entry_time" else exit_ns)[order].view("datetime64[ns]")
             data[name] = pd.DatetimeIndex(ns).tz_localize("UTC").tz_convert(ET)
         elif name in ("qty", "entry_price", "exit_price", "exit_level"):
-            data[name] = np.array(values, dtype=float)
+            data[name] = np.array(col[name], dtype=float)[order]
         elif name == "gap":
-            data[name] = np.array(values, dtype=bool)
+            data[name] = np.array(col[name], dtype=bool)[order]
         else:
-            data[name] = list(values)
-    df = pd.DataFrame(data, columns=raw)
-    is_open = (df["exit_reason"] == "open").to_numpy()
-    mark = df["symbol"].map(marks).astype(float).to_numpy() if len(df) else np.empty(0)
-    out_price = np.where(is_open, mark, df["exit_price"].to_numpy())
-    df["pnl"] = (out_price - df["entry_price"].to_numpy()) * df["qty"].to_numpy()
-    df["return_pct"] = out_price / df["entry_price"].to_numpy() - 1
-    df = df.sort_values(["entry_time", "exit_time"], kind="stable", na_position="last").reset_index(drop=True)
-    return df[COLUMNS]
+            data[name] = [col[name][i] for i in order.tolist()]
+    is_open = np.array([r == "open" for r in data["exit_reason"]], dtype=bool)
+    mark = np.array([marks.get(s, np.nan) if o else np.nan for s, o in zip(data["symbol"], is_open)], dtype=float)
+    out_price = np.where(is_open, mark, data["exit_price"])
+    data["pnl"] = (out_price - data["entry_price"]) * data["qty"]
+    data["return_pct"] = out_price / data["entry_price"] - 1
+    return pd.DataFrame(data, columns=COLUMNS)

@@ -141,8 +141,8 @@ def _open_orders(b, after: int | None, keep) -> list[NativeOrder]:
 def _open_listing(b, symbol: str, after: int, keep) -> tuple:
     """The listed orders of ``symbol`` that have an open order to show, as ``(keep, lo, hi,
     [(created_ns, seq, rows)])``: each a top order in the window with its legs under it, or an
-    order in the window whose parent is not. A replaced OCO top keeps its leg list, so a
-    full listing shows the live leg under it too (and so does this one). The same for any
+    order in the window whose parent is not (a leg is listed under its current parent only:
+    a replaced OCO top lists no legs, SimBroker.replace_order_by_id). The same for any
     ``after`` in ``[lo, hi)``: no creation time looked at lies between."""
     orders = b._orders
     lo, hi = _BEFORE_ALL, _NEVER
@@ -152,17 +152,12 @@ def _open_listing(b, symbol: str, after: int, keep) -> tuple:
             if o.status not in keep:
                 continue
             if o.parent_id is not None:
-                parent = top = orders[o.parent_id]
-                while top is not None:  # its parent, and the OCO tops that one replaced, list it as a leg
-                    if top.created_ns > after:
-                        hi = min(hi, top.created_ns)
-                        if o.id in top.leg_ids:
-                            listed[top.id] = top
-                    else:
-                        lo = max(lo, top.created_ns)
-                    top = orders[top.replaces] if top.replaces is not None else None
+                parent = orders[o.parent_id]
                 if parent.created_ns > after:  # shown under its parent, not on its own
+                    hi = min(hi, parent.created_ns)
+                    listed[parent.id] = parent
                     continue
+                lo = max(lo, parent.created_ns)
             if o.created_ns > after:
                 hi = min(hi, o.created_ns)
                 listed[o.id] = o

@@ -112,6 +112,15 @@ class SimOrder:
     group_id: str | None = None
     #: (status, event, ns) history, for reports and tests.
     events: list[tuple[str, str, int]] = field(default_factory=list)
+    #: An entry's: the earliest expiry of its waiting legs when that comes before its own
+    #: (a leg replaced with another time in force; SimBroker._waiting_leg_replaced), else None.
+    legs_expire_ns: int | None = None
+
+    def __setstate__(self, state) -> None:
+        """Unpickle (server/state.py), giving fields added since the state was saved their defaults."""
+        self.legs_expire_ns = None
+        for name, value in state[1].items():
+            setattr(self, name, value)
 
     @property
     def is_open(self) -> bool:

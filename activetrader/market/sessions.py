@@ -46,7 +46,15 @@ def to_ns(value) -> int:
     return int(to_timestamp(value).value)
 
 
+@lru_cache(maxsize=1024)
 def from_ns(ns: int) -> pd.Timestamp:
+    """The UTC ``Timestamp`` of ``ns``, built once per instant (the simulated broker's clock and
+    its orders' times are asked for again and again at one moment; a Timestamp never changes).
+
+    >>> t = from_ns(1_735_848_000_000_000_000)
+    >>> t, from_ns(t.value) is t
+    (Timestamp('2025-01-02 20:00:00+0000', tz='UTC'), True)
+    """
     return pd.Timestamp(int(ns), tz="UTC")
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import replace
-from operator import attrgetter
+from operator import attrgetter, is_
 
 from .intents import (EnterBracket, EnterPosition, ExitPosition, Plan, PlanWarning, ProtectPosition, RaiseStop,
                       TrimPosition)
@@ -58,9 +58,9 @@ def spendable_cash(snapshot: Snapshot, settings) -> float:
 def inverse_exposure(snapshot: Snapshot, inverse: Iterable[str]) -> float:
     """Market value held in ``inverse`` ETFs, plus open buy orders for them at current price."""
     inverse = set(inverse)
-    held = sum(p.market_value for p in snapshot.positions if p.symbol in inverse)
-    pending = sum(o.qty * (snapshot.price(o.symbol) or 0.0) for o in snapshot.orders
-                  if o.symbol in inverse and o.side == "buy" and o.is_live)
+    held = sum([p.market_value for p in snapshot.positions if p.symbol in inverse])
+    pending = sum([o.qty * (snapshot.price(o.symbol) or 0.0) for o in snapshot.orders
+                   if o.symbol in inverse and o.side == "buy" and o.is_live])
     return held + pending
 
 
@@ -113,8 +113,12 @@ class _Caps:
                     self.warn(p.symbol, f"{p.market_value / self.snap.portfolio_value:.1%} of the "
                               f"portfolio, above the {self.s.rebalance.max_position_pct:.0%} cap, "
                               "and the plan does not trim it")
-        return replace(plan, intents=tuple(out), warnings=(*plan.warnings, *self.warnings),
-                       cash_after=cash_after(out, self.snap.account.cash))
+        cash = cash_after(out, self.snap.account.cash)
+        if (not self.warnings and type(plan.intents) is tuple and type(plan.warnings) is tuple
+                and len(out) == len(plan.intents) and all(map(is_, out, plan.intents))
+                and _same(cash, plan.cash_after)):
+            return plan  # the usual case: every intent passed unchanged, nothing to rebuild
+        return replace(plan, intents=tuple(out), warnings=(*plan.warnings, *self.warnings), cash_after=cash)
 
     def stop_ok(self, symbol: str, reference: float, stop: float) -> float:
         """The stop, tightened to the stop floor if it is wider."""
@@ -211,6 +215,11 @@ class _Caps:
         return x
 
 
+def _same(a, b) -> bool:
+    """The same number, type and sign (``0.0 == -0.0`` but they print differently)."""
+    return type(a) is type(b) and a == b and math.copysign(1, a) == math.copysign(1, b)
+
+
 def _with(intent, **changes):
     """``replace(intent, **changes)``, or ``intent`` itself when every change is the value it
     has already, of the same type (the usual case: most intents pass the caps unchanged)."""
@@ -228,7 +237,7 @@ _symbol = attrgetter("symbol")
 
 def snapshot_positions(snapshot: Snapshot):
     """Long positions, sorted by symbol (the order every step walks them in)."""
-    return sorted((p for p in snapshot.positions if p.qty > 0), key=_symbol)
+    return sorted([p for p in snapshot.positions if p.qty > 0], key=_symbol)
 
 
 __all__ = ["INVERSE_ETFS", "cash_after", "enforce_caps", "inverse_exposure", "spendable_cash",

@@ -99,10 +99,12 @@ class CombinedStrategy(Strategy):
             live = d.snapshot.live_sells(p.symbol)
             stops = [o for o in live if o.is_protective_stop]
             covered = d.snapshot.covered_qty(p.symbol)
-            tp, sl = (round_price(p.avg_entry_price * (1 + b.take_profit_pct)),
-                      round_price(p.avg_entry_price * (1 - b.stop_loss_pct)))
             limits = [o.limit_price for o in live if o.type == "limit" and o.limit_price]
             stop_prices = [o.stop_price for o in stops if o.stop_price is not None]
+            tp = sl = None  # the entry-based levels: rounded only where the position has no levels of its own
+            if covered < p.qty - _EPS or not limits or not stop_prices:
+                tp, sl = (round_price(p.avg_entry_price * (1 + b.take_profit_pct)),
+                          round_price(p.avg_entry_price * (1 - b.stop_loss_pct)))
             d.levels[p.symbol] = (max(limits) if limits else tp, max(stop_prices) if stop_prices else sl)
             if covered >= p.qty - _EPS:
                 if stop_prices:  # a trailing stop may not report its current stop
@@ -219,7 +221,7 @@ class CombinedStrategy(Strategy):
             if value is None:
                 d.skip("hedge", sym, f"not enough bars for RSI({h.rsi_period}); "
                        "counted as not overbought")
-        hot = sum(1 for v in d.sentiment.values() if v is not None and v > h.overbought)
+        hot = sum([1 for v in d.sentiment.values() if v is not None and v > h.overbought])
         n = len(d.sentiment)
         d.bearish_ratio = hot / n if n else 0.0
         d.bearish = n > 0 and d.bearish_ratio >= h.bearish_ratio - _EPS
@@ -263,8 +265,8 @@ class CombinedStrategy(Strategy):
         busy = {p.symbol for p in d.snapshot.positions if p.qty}
         busy |= {o.symbol for o in d.snapshot.orders if o.side == "buy" and o.is_live}
         busy |= {i.symbol for i in d.intents}
-        ranked = sorted((r, s) for s, r in d.watchlist_rsi.items()
-                        if r is not None and r < e.oversold and s not in busy)
+        ranked = sorted([(r, s) for s, r in d.watchlist_rsi.items()
+                         if r is not None and r < e.oversold and s not in busy])
         entered = 0
         for rsi, sym in ranked:
             price = d.snapshot.price(sym)

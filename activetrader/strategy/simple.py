@@ -76,7 +76,7 @@ class RsiBracket(Strategy):
                 protected.add(o.symbol)
             elif o.side == "buy" and o.is_live:
                 busy.add(o.symbol)
-        held = sorted(p.symbol for p in snapshot.positions if p.qty > 0)
+        held = sorted([p.symbol for p in snapshot.positions if p.qty > 0])
         for sym in held:
             if sym not in protected:
                 self._reprotect(d, snapshot.position(sym))
@@ -141,7 +141,7 @@ class RsiBracket(Strategy):
         e = d.settings.entry
         rsi = d.rsi(candidates, e.rsi_period)
         d.watchlist_rsi = rsi
-        oversold = sorted((r, s) for s, r in rsi.items() if r is not None and r < e.oversold)
+        oversold = sorted([(r, s) for s, r in rsi.items() if r is not None and r < e.oversold])
         budget = self.dollars if self.dollars is not None else e.position_pct * d.equity
         for value, sym in oversold:
             price = d.snapshot.price(sym)

@@ -180,6 +180,7 @@ class Snapshot:
     _bars: pd.DataFrame | None
     _source: BarSource | None
     _by_symbol: dict
+    _live_sells: dict
 
     def __init__(self, now: pd.Timestamp, account: AccountView, positions: Iterable[PositionView] = (),
                  orders: Iterable[OrderView] = (), bars: pd.DataFrame | None = None,
@@ -193,6 +194,7 @@ class Snapshot:
         put(self, "_bars", bars if bars is not None or source is not None else _bars_frame({}, DEFAULT_NOW))
         put(self, "_source", source)
         put(self, "_by_symbol", {})
+        put(self, "_live_sells", {})
 
     @property
     def bars(self) -> pd.DataFrame:
@@ -226,12 +228,16 @@ class Snapshot:
 
     def live_sells(self, symbol: str) -> tuple[OrderView, ...]:
         """Live sell orders (exits) for ``symbol``, held legs included."""
-        return tuple(o for o in self.orders_for(symbol) if o.side == "sell" and o.is_live)
+        found = self._live_sells.get(symbol)
+        if found is None:  # several steps ask for the same symbol; the snapshot is frozen
+            found = self._live_sells[symbol] = tuple([o for o in self.orders_for(symbol)
+                                                      if o.side == "sell" and o.is_live])
+        return found
 
     def covered_qty(self, symbol: str) -> float:
         """Shares of ``symbol`` with an exit at the broker: those under a live stop, plus those a
         pending market sell is about to take out (they need no stop of their own)."""
-        return sum(o.qty for o in self.live_sells(symbol) if o.is_protective_stop or o.type == "market")
+        return sum([o.qty for o in self.live_sells(symbol) if o.is_protective_stop or o.type == "market"])
 
     def price(self, symbol: str) -> float | None:
         """Current price of ``symbol``: ``prices``, else the position's, else None."""

@@ -62,6 +62,31 @@ def activetrader(frames: dict[str, pd.DataFrame], skip_quiet: bool = True):
     return run
 
 
+def activetrader_floor(frames: dict[str, pd.DataFrame]):
+    """The live path's fixed cost (engine ``activetrader-floor``): a strategy whose plan is always
+    empty, run at every iteration on the same market and universe. No peer does less work per
+    bar than this loop of snapshot, decision, caps, report and broker advance; it bounds from below
+    what the simple rule can cost through the live path (it trades nothing: ``trades`` is 0)."""
+    from activetrader import Settings, backtest
+    from activetrader.market import HistoricalMarket
+    from activetrader.strategy import Plan, Strategy
+
+    class NeverTrades(Strategy):
+        def propose(self, snapshot, settings, **kwargs):
+            return Plan(cash_after=snapshot.account.cash)
+
+    market = HistoricalMarket({s: f.rename_axis("date").reset_index() for s, f in frames.items()})
+    settings = Settings()
+    settings.entry.watchlist = list(frames)
+
+    def run() -> int:
+        result = backtest(market, NeverTrades(), settings, start=data.TRADE_FROM, end=data.LAST,
+                          cash=100_000.0 * len(frames), progress=False, skip_quiet=False)
+        return len(result.trades)
+
+    return run
+
+
 # ---------------------------------------------------------------------------- backtesting.py
 def backtesting(frames: dict[str, pd.DataFrame]):
     from backtesting import Backtest, Strategy
@@ -133,10 +158,12 @@ def lumibot(frames: dict[str, pd.DataFrame]):
 
 
 ENGINES = {"activetrader": activetrader, "activetrader-every": lambda f: activetrader(f, skip_quiet=False),
+           "activetrader-floor": activetrader_floor,
            "backtesting": backtesting, "vectorbt": vectorbt, "lumibot": lumibot}
 #: Imported before any timing (``import_s``): vectorbt's import alone takes seconds.
 MODULES = {"activetrader": ("activetrader", "activetrader.backtest", "activetrader.market"),
            "activetrader-every": ("activetrader", "activetrader.backtest", "activetrader.market"),
+           "activetrader-floor": ("activetrader", "activetrader.backtest", "activetrader.market"),
            "backtesting": ("backtesting",), "vectorbt": ("vectorbt",), "lumibot": ("lumibot_runner",)}
 
 
