@@ -129,3 +129,14 @@ def test_core_does_not_import_live_except_trader_run_lazily():
     bad = [hit for f in core for hit in _live_imports(f, ("run",) if f.name == "trader.py" else ())]
     assert bad == [], f"the core imports activetrader.live at {bad}"
     assert _live_imports(PKG / "trader.py", ()), "Trader.run imports the live layer lazily"
+
+
+def test_broker_engine_does_not_import_alpaca():
+    """The simulation engine (broker/engine.py) knows no alpaca-py: SimBroker (broker/sim.py) is
+    its alpaca-py surface. Checked on the file's own imports, top level or inside functions."""
+    tree = ast.parse((PKG / "broker" / "engine.py").read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    assert names, "engine.py's imports were found"
+    bad = sorted(i for i in names if i == "alpaca" or i.startswith("alpaca."))
+    assert bad == [], f"broker/engine.py imports {bad}"

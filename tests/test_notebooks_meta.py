@@ -146,7 +146,7 @@ def test_dashboard_notebook_explains_the_design_with_live_objects():
     text = "".join(_source(c) for c in nb["cells"])
     outputs = "".join(_text_of_outputs(c) for c in _code_cells(nb))
     assert "Dashboard(trader)" in text
-    assert "SimBroker         MRO: SimBroker -> object" in outputs
+    assert "SimBroker         MRO: SimBroker -> Engine -> object" in outputs
     assert "CombinedStrategy  MRO: CombinedStrategy -> Strategy -> object" in outputs
     assert "_Vault__secret" in outputs
     assert "class default   CombinedStrategy.STOP_LOSS_PCT" in outputs

@@ -113,7 +113,7 @@ class SimOrder:
     #: (status, event, ns) history, for reports and tests.
     events: list[tuple[str, str, int]] = field(default_factory=list)
     #: An entry's: the earliest expiry of its waiting legs when that comes before its own
-    #: (a leg replaced with another time in force; SimBroker._waiting_leg_replaced), else None.
+    #: (a leg replaced with another time in force; Engine._waiting_leg_replaced), else None.
     legs_expire_ns: int | None = None
 
     def __setstate__(self, state) -> None:
