@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 
 from activetrader.settings import Settings
@@ -175,6 +176,27 @@ def test_entry_confidence_hook_override_changes_entries():
     assert [i.symbol for i in default.intents] == ["XOM"]  # JPM: RSI 28.1, confidence 0.56
     assert doubtful.intents == ()
     assert [i.symbol for i in eager.intents] == ["XOM", "JPM"]
+
+
+def test_entry_confidence_override_gets_the_candidates_closes_as_a_series():
+    """The default confidence reads only the RSI, so the closes are built for an override alone:
+    an override still gets each candidate's closes, as the snapshot has them."""
+    seen = {}
+
+    class Reader(CombinedStrategy):
+        def confidence(self, symbol, rsi, closes, **kwargs):
+            seen[symbol] = closes
+            return super().confidence(symbol, rsi, closes, **kwargs)
+
+    snap = Snapshot.from_simple(cash=100_000, closes={"XOM": closes(COLD), "JPM": closes(MILD)})
+
+    plan = decide(snap, strategy=Reader())
+
+    assert [i.symbol for i in plan.intents] == ["XOM"]  # the default's choice, through super()
+    assert set(seen) == {"XOM", "JPM"}
+    for sym, got in seen.items():
+        assert isinstance(got, pd.Series)
+        pd.testing.assert_series_equal(got, snap.closes(sym))
 
 
 # -- protect -------------------------------------------------------------------------------

@@ -127,8 +127,9 @@ class Strategy:
         Default: ``0.5 + (oversold - rsi) / oversold``, clipped to [0, 1]. At the oversold
         line it is a coin flip (0.5); every point below adds ``1/oversold``; at half the
         oversold level it is 1. With the defaults (oversold 30, threshold 0.6) a name is
-        bought from RSI 27 down. ``closes`` is a copy of the symbol's closes, ``kwargs``
-        holds ``oversold``, ``snapshot`` and ``settings``. Override to plug in a model.
+        bought from RSI 27 down. ``closes`` is a copy of the symbol's closes (None for this
+        default, which does not read them), ``kwargs`` holds ``oversold``, ``snapshot`` and
+        ``settings``. Override to plug in a model.
 
         >>> s = Strategy()
         >>> s.confidence("X", 27.0, None, oversold=30.0), s.confidence("X", 10.0, None)

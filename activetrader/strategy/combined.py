@@ -268,6 +268,9 @@ class CombinedStrategy(Strategy):
         ranked = sorted([(r, s) for s, r in d.watchlist_rsi.items()
                          if r is not None and r < e.oversold and s not in busy])
         entered = 0
+        # Strategy.confidence reads only the RSI: the closes (a pandas Series, ~45 us to build) are
+        # built for an overriding confidence alone.
+        wants_closes = type(self).confidence is not Strategy.confidence
         for rsi, sym in ranked:
             price = d.snapshot.price(sym)
             ctx = dict(snapshot=d.snapshot, settings=d.settings)
@@ -275,7 +278,8 @@ class CombinedStrategy(Strategy):
                 why = "no price" if not price else f"max_new_positions ({e.max_new_positions}) reached"
                 d.skip("entry", sym, f"RSI {rsi:.1f}: {why}")
                 continue
-            conf = float(self.confidence(sym, rsi, d.snapshot.closes(sym), oversold=e.oversold, **ctx))
+            closes = d.snapshot.closes(sym) if wants_closes else None
+            conf = float(self.confidence(sym, rsi, closes, oversold=e.oversold, **ctx))
             if conf < e.confidence_threshold - _EPS:
                 d.skip("entry", sym, f"RSI {rsi:.1f}: confidence {conf:.2f} < "
                        f"{e.confidence_threshold:.2f}")
