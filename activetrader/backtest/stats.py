@@ -74,7 +74,7 @@ def compute(equity: pd.Series, trades: pd.DataFrame, *, iterations: int, elapsed
     profit_factor = (gross_win / gross_loss if gross_loss else (math.inf if gross_win else nan)) if n else nan
     values = {
         "total_return": total, "cagr": cagr, "volatility": volatility, "sharpe": sharpe,
-        "max_drawdown": float(np.min(e / np.maximum.accumulate(e) - 1)) if len(e) else nan,
+        "max_drawdown": float(drawdown(equity).min()) if len(e) else nan,
         "win_rate": len(wins) / n if n else nan,
         "avg_win": float(np.mean(wins)) if len(wins) else nan,
         "avg_loss": float(np.mean(losses)) if len(losses) else nan,

@@ -33,7 +33,6 @@ and no slippage beyond the bar path (Alpaca's paper does not simulate them eithe
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from uuid import UUID
 
@@ -343,8 +342,12 @@ class SimBroker(Engine):
 
     def fills_frame(self) -> pd.DataFrame:
         """Every execution so far as a DataFrame (timestamp, order_id, symbol, side, qty, price, realized_pl)."""
-        cols = [f.name for f in dataclasses.fields(Fill)]
-        return pd.DataFrame([dataclasses.astuple(f) for f in self.fills], columns=cols)
+        fills = self.fills
+        return pd.DataFrame({
+            "timestamp": _utc_times([f.timestamp.value for f in fills]),
+            "order_id": [f.order_id for f in fills], "symbol": [f.symbol for f in fills],
+            "side": [f.side for f in fills], "qty": _floats([f.qty for f in fills]),
+            "price": _floats([f.price for f in fills]), "realized_pl": _floats([f.realized_pl for f in fills])})
 
     def orders_frame(self) -> pd.DataFrame:
         """Every order so far, legs included, in submission order, as a DataFrame (read-only;

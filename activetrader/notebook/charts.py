@@ -27,6 +27,8 @@ import plotly.graph_objects as go
 from plotly.basedatatypes import BaseFigure
 from plotly.subplots import make_subplots
 
+from ..backtest.stats import drawdown as _drawdown
+
 __all__ = ["COLORS", "sentiment_chart", "weights_chart", "levels_chart", "position_levels_chart",
            "equity_chart"]
 
@@ -386,7 +388,7 @@ def equity_chart(equity: pd.Series, *, fig: go.Figure | None = None) -> go.Figur
     'Equity 100.00 -> 130.00 (+30.0%), max drawdown -25.0%'
     """
     series = pd.Series(equity, dtype=float).dropna()
-    drawdown = series / series.cummax() - 1 if len(series) else series
+    drawdown = _drawdown(series)
     x = _ny_naive(series.index)
     fig = _reuse(fig, "equity_chart", _equity_skeleton)
     with fig.batch_update():
