@@ -127,17 +127,18 @@ class Trader:
 
     def _universe(self, held: list[str]) -> list[str]:
         """Symbols one bars request covers; those a market says it lacks are left out (they
-        then read as 'not enough bars' in the plan). The settings' part is kept while the
-        settings (same object, same version) and the market are the same."""
-        s, market = self.settings, self.market
+        then read as 'not enough bars' in the plan). The strategy's part
+        (:meth:`Strategy.universe <activetrader.strategy.Strategy.universe>`) is kept while the
+        strategy, the settings (same object, same version) and the market are the same."""
+        s, market, strategy = self.settings, self.market, self.strategy
         known = market.__contains__ if hasattr(market, "__contains__") else lambda symbol: True
         base = self.__dict__.get("_universe_base")
-        if base is None or base[0] is not s or base[1] != s.version or base[2] is not market:
-            wanted = frozenset(w for w in {*s.hedge.sentiment_symbols, *s.entry.watchlist, s.hedge.inverse_etf}
-                               if known(w))
-            base = self._universe_base = (s, s.version, market, wanted, sorted(wanted))
-        extra = {h for h in held if h not in base[3] and known(h)}
-        return sorted(base[3] | extra) if extra else list(base[4])
+        if (base is None or base[0] is not s or base[1] != s.version or base[2] is not market
+                or base[3] is not strategy):
+            wanted = frozenset(w for w in strategy.universe(s) if known(w))
+            base = self._universe_base = (s, s.version, market, strategy, wanted, sorted(wanted))
+        extra = {h for h in held if h not in base[4] and known(h)}
+        return sorted(base[4] | extra) if extra else list(base[5])
 
     def _native_broker(self) -> bool:
         """The broker offers plain views (a capability, e.g. the SimBroker) and fast is on."""

@@ -9,7 +9,7 @@ import pytest
 
 from activetrader import Settings, backtest
 from activetrader.scenario import default_market
-from activetrader.strategy import BuyAndHold, EnterPosition, OrderView, Snapshot
+from activetrader.strategy import BuyAndHold, EnterPosition, OrderView, Snapshot, Strategy
 
 NY = "America/New_York"
 
@@ -59,6 +59,18 @@ def test_backtest_buy_and_hold_buys_once_at_the_open_without_exit_orders_and_hol
     closes = default_market().bars(names, "2024-03-15", "2024-03-15")["close"].droplevel(1)
     assert dict(zip(t["symbol"], t["qty"])) == {s: math.floor(budget / closes[s]) for s in names}
     assert r.stats["exposure"] > 0.9 and r.stats["win_rate"] != r.stats["win_rate"]  # nothing closed: NaN
+
+
+def test_backtest_buy_and_hold_of_names_outside_the_watchlist_buys_them():
+    """ADBE, AVGO and BA are in the embedded market but not in the default watchlist: the
+    strategy's universe adds them, so the first morning (2024-03-18, 09:00) has their prices and
+    buys each at that day's open; without them in the universe there were no prices and no trades."""
+    names = ["ADBE", "AVGO", "BA"]
+    assert not set(names) & set(Settings().entry.watchlist)
+    r = backtest(default_market(), BuyAndHold(names), start="2024-03-18", end="2024-04-12", progress=False)
+    assert sorted(r.trades["symbol"]) == names and set(r.trades["exit_reason"]) == {"open"}
+    assert set(r.orders["filled_at"]) == {pd.Timestamp("2024-03-18 09:30", tz=NY)}
+    assert BuyAndHold(names).universe(Settings()) == sorted({*Strategy().universe(Settings()), *names})
 
 
 def test_buy_and_hold_of_an_inverse_etf_stays_within_the_inverse_cap():

@@ -18,14 +18,6 @@ from ..market import HistoricalMarket
 from ..market.sessions import ET
 
 
-def universe(settings, strategy) -> list[str]:
-    """Every symbol the strategy may look at: sentiment symbols, watchlist, the inverse ETF and
-    any ``symbols`` the strategy names itself (e.g. :class:`~activetrader.strategy.BuyAndHold`)."""
-    names = {*settings.hedge.sentiment_symbols, *settings.entry.watchlist, settings.hedge.inverse_etf}
-    names |= set(getattr(strategy, "symbols", None) or ())
-    return sorted(names)
-
-
 def fetch_market(client, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp, *, every: str,
                  lookback: int) -> HistoricalMarket:
     """One ``get_stock_bars`` request for ``symbols`` from ``start - lookback`` days to ``end``'s

@@ -86,6 +86,7 @@ def backtest(market, strategy: Strategy | None = None, settings: Settings | None
     at_text = _at_text(at)
     if same_bar not in ("worst", "best", "path"):
         raise ValueError(f"same_bar={same_bar!r} is not allowed: use 'worst', 'best' or 'path'")
+    symbols = strategy.universe(settings)
     if not isinstance(market, Market):
         if not hasattr(market, "get_stock_bars"):
             raise TypeError(f"market must be a Market (SimulatedMarket, HistoricalMarket) or a market-data client "
@@ -93,7 +94,7 @@ def backtest(market, strategy: Strategy | None = None, settings: Settings | None
         lo, hi = parse_date(start, "start"), parse_date(end, "end")
         if lo >= hi:
             raise ValueError(f"start ({lo.date()}) must be before end ({hi.date()})")
-        market = history.fetch_market(market, history.universe(settings, strategy), lo, hi, every=every,
+        market = history.fetch_market(market, symbols, lo, hi, every=every,
                                       lookback=decision_days(settings))
     times, final = iteration_times(market, start, end, every=every, at=at)
 
@@ -102,7 +103,7 @@ def backtest(market, strategy: Strategy | None = None, settings: Settings | None
     market = market.fork() if hasattr(market, "fork") else copy.copy(market)
     t0 = time.perf_counter()
     times_ns = times.asi8.tolist()
-    wake = quiet.wake_mask(strategy, settings, market, history.universe(settings, strategy),
+    wake = quiet.wake_mask(strategy, settings, market, symbols,
                            np.array(times_ns, dtype=np.int64)) if skip_quiet else None
     broker = SimBroker(market, cash=cash, start=times[0], same_bar=same_bar)
     trader = Trader(broker=broker, settings=settings, strategy=strategy)

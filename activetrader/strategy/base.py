@@ -105,6 +105,16 @@ class Strategy:
         """Your strategy: return a :class:`Plan` for ``snapshot``. Must be overridden."""
         raise NotImplementedError(f"{type(self).__name__} must implement propose()")
 
+    def universe(self, settings: Settings) -> list[str]:
+        """Every symbol a decision may look at, sorted: the Trader fetches bars for these (and
+        for what the account holds). Default: the hedge's sentiment symbols, the watchlist and
+        the inverse ETF; a strategy that trades other names adds them.
+
+        >>> Strategy().universe(Settings())[:4]
+        ['AAPL', 'AMD', 'AMZN', 'GOOGL']
+        """
+        return sorted({*settings.hedge.sentiment_symbols, *settings.entry.watchlist, settings.hedge.inverse_etf})
+
     def wake(self, closes, settings: Settings, **kwargs: Any):
         """When this strategy can have something to do, for a backtest to skip the rest.
 

@@ -60,6 +60,10 @@ class BuyAndHold(Strategy):
             cash -= qty * price
         return Plan(intents=tuple(intents), cash_after=snapshot.account.cash)
 
+    def universe(self, settings) -> list[str]:
+        """The base universe and these names (they need bars even outside the watchlist)."""
+        return sorted({*super().universe(settings), *(self.symbols or ())})
+
     def __repr__(self) -> str:
         return f"BuyAndHold({list(self.symbols) if self.symbols else 'watchlist'})"
 
