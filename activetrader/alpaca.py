@@ -99,11 +99,6 @@ class AlpacaEndpoints:
         """The ``ACTIVETRADER_*_URL`` variables that select these endpoints (for a subprocess)."""
         return {var: getattr(self, name) for name, var in _ENV.items() if getattr(self, name)}
 
-    @property
-    def local(self) -> bool:
-        """True when the trading URL is overridden (a local venue, not Alpaca's hosts)."""
-        return self.trading_url is not None
-
 
 @dataclass(frozen=True)
 class _Keys:

@@ -60,16 +60,15 @@ class RsiCache:
     MAX_BLOCKS = 16
 
     def __init__(self) -> None:
-        self._data: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._indexes: dict[int, tuple[np.ndarray, pd.DatetimeIndex]] = {}  # id(label) -> (label, index)
         self._blocks: dict[int, tuple[tuple, dict]] = {}
 
     def index(self, label: np.ndarray) -> pd.DatetimeIndex:
         """The bar labels as the ``timestamp`` index a ``BarSet.df`` has (UTC, microseconds), once."""
-        key = (id(label), 0, 0)
-        hit = self._data.get(key)
+        hit = self._indexes.get(id(label))
         if hit is None or hit[0] is not label:
             stamps = pd.DatetimeIndex(label.astype("datetime64[ns]"), name="timestamp")
-            hit = self._data[key] = (label, stamps.tz_localize("UTC").as_unit("us"))
+            hit = self._indexes[id(label)] = (label, stamps.tz_localize("UTC").as_unit("us"))
         return hit[1]
 
     def rolling(self, close: np.ndarray, period: int, window: int) -> np.ndarray:

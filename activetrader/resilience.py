@@ -55,7 +55,7 @@ from tenacity import (
 )
 
 __all__ = ["BROKER_ERRORS", "RetryPolicy", "Resilient", "TimeoutHTTPAdapter", "describe_error", "install_timeouts",
-           "is_transient", "scrub_secrets", "status_of"]
+           "is_transient", "order_by_client_id", "scrub_secrets", "status_of"]
 
 log = logging.getLogger("activetrader.alpaca")
 
@@ -137,6 +137,16 @@ def status_of(exc: BaseException) -> int | None:
         except Exception:  # an APIError built without a response
             return None
     return None
+
+
+def order_by_client_id(client: Any, cid: str) -> Any:
+    """``client.get_order_by_client_id(cid)``, or None when the broker answers 404 (no such order)."""
+    try:
+        return client.get_order_by_client_id(cid)
+    except APIError as exc:
+        if status_of(exc) == 404:
+            return None
+        raise
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -315,12 +325,9 @@ class Resilient:
     def _lookup(self, cid: str, name: str) -> Callable[[], Any]:
         """Find the order an earlier attempt may have created (None when there is none)."""
         def lookup():
-            try:
-                found = self._client.get_order_by_client_id(cid)
-            except APIError as exc:
-                if status_of(exc) == 404:
-                    return None
-                raise
+            found = order_by_client_id(self._client, cid)
+            if found is None:
+                return None
             log.warning("%s: order %s was created by an earlier attempt; not sending it again", name, cid)
             return found
         return lookup

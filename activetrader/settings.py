@@ -405,16 +405,17 @@ class Settings(_Model):
 
     def _fresh(self) -> None:
         self.__pydantic_private__["_subscribers"] = []
-        for name in _GROUPS:  # what model_post_init's _adopt does, without the generic setattr
-            group = self.__dict__[name] = self.__dict__[name].copy()
-            group.__pydantic_private__["_on_change"] = self._changed
+        for name in _GROUPS:
+            self._adopt(name, None)
 
     def _adopt(self, name: str, previous: Any) -> Any:
         """Own a fresh copy of a group (never share one) and route its changes here."""
+        # Private attributes written in place: what their setattr does, minus pydantic's generic
+        # checks (every copy, so every iteration, adopts all the groups).
         if previous is not None:
-            previous._on_change = None
+            previous.__pydantic_private__["_on_change"] = None
         group = self.__dict__[name] = self.__dict__[name].copy()
-        group._on_change = self._changed
+        group.__pydantic_private__["_on_change"] = self._changed
         return group
 
     def _changed(self, path: str, old: Any, new: Any) -> None:

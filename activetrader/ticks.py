@@ -66,6 +66,10 @@ def is_valid_increment(price: float) -> bool:
     >>> is_valid_increment(290.12), is_valid_increment(290.123), is_valid_increment(0.1234)
     (True, False, True)
     """
+    # A price of $1..$1M that round() leaves alone is whole cents (ulp < 1e-9): valid without
+    # the Decimal arithmetic, which orders would otherwise pay for every level.
+    if 1.0 <= price < 1e6 and round(price, 2) == price:
+        return True
     return math.isclose(price, round_price(price), rel_tol=0.0, abs_tol=1e-9)
 
 

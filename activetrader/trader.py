@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -210,12 +211,24 @@ class Trader:
         iteration_id = f"it-{now:%Y%m%dT%H%M%SZ}"
         if self.journal is not None:
             self.journal.begin_iteration(iteration_id, now.isoformat(), dry_run=dry_run, mode=self.mode)
-        try:
+        with self._abandon_on_error(iteration_id):
             return self._iterate(iteration_id, now, dry_run, errors)
-        except BaseException as exc:  # journal it as abandoned (not left "running"), then re-raise
+
+    @contextmanager
+    def _abandon_on_error(self, entry_id: str):
+        """Journal the entry as abandoned (not left "running") if the block raises; re-raise."""
+        try:
+            yield
+        except BaseException as exc:
             if self.journal is not None and not self.journal.closed:
-                self.journal.abandon_iteration(iteration_id, f"{type(exc).__name__}: {exc}"[:500])
+                self.journal.abandon_iteration(entry_id, f"{type(exc).__name__}: {exc}"[:500])
             raise
+
+    def _journal_intents(self, entry_id: str, intents) -> None:
+        if self.journal is not None:
+            for seq, intent in enumerate(intents):
+                self.journal.record_intent(entry_id, seq, type(intent).__name__, intent.symbol,
+                                           intent.describe(), intent_fields(intent))
 
     def _iterate(self, iteration_id: str, now: pd.Timestamp, dry_run: bool, errors: list[str]) -> IterationReport:
         # A venue or network failure that outlasts the retries becomes an error line in the
@@ -230,10 +243,7 @@ class Trader:
         if snap is None:
             errors.append("nothing was decided or submitted")
         plan = self.strategy.decide(snap, self.settings) if snap is not None else Plan()
-        if self.journal is not None:
-            for seq, intent in enumerate(plan.intents):
-                self.journal.record_intent(iteration_id, seq, type(intent).__name__, intent.symbol,
-                                           intent.describe(), intent_fields(intent))
+        self._journal_intents(iteration_id, plan.intents)
         outcomes: list[OrderOutcome] = []
         if not dry_run and plan.intents:
             executor = _Executor(self, iteration_id, now, outcomes)
@@ -320,17 +330,11 @@ class Trader:
         outcomes: list[OrderOutcome] = []
         if self.journal is not None:
             self.journal.begin_iteration(entry_id, now.isoformat(), mode=source)
-            for seq, intent in enumerate(intents):
-                self.journal.record_intent(entry_id, seq, type(intent).__name__, intent.symbol,
-                                           intent.describe(), intent_fields(intent))
+        self._journal_intents(entry_id, intents)
         executor = _Executor(self, entry_id, now, outcomes)
-        try:
+        with self._abandon_on_error(entry_id):
             for seq, intent in enumerate(intents):
                 executor.run(seq, intent)
-        except BaseException as exc:
-            if self.journal is not None and not self.journal.closed:
-                self.journal.abandon_iteration(entry_id, f"{type(exc).__name__}: {exc}"[:500])
-            raise
         if self.journal is not None:
             self.journal.end_iteration(entry_id, {"source": source, "orders": len(outcomes)})
         return tuple(outcomes)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -27,8 +28,10 @@ from activetrader import Settings, Trader
 from activetrader.broker import SimBroker
 from activetrader.market import HistoricalMarket, SimulatedMarket
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+from data import REAL_DIR as REAL  # noqa: E402 - ../shared/data/real, or $ACTIVETRADER_REAL_DATA
+
 NY = "America/New_York"
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 WATCHLIST = ("AAPL", "MSFT", "GOOGL", "AMZN", "META", "NVDA", "TSLA", "JPM", "JNJ", "XOM", "KO", "WMT", "UNH")
 
 

@@ -15,29 +15,20 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
-
-import pandas as pd
 
 from activetrader import Settings
 from activetrader.backtest import backtest
 from activetrader.sweep import expand, sweep
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-STOCKS = ["AAPL", "AMZN", "GOOGL", "JNJ", "JPM", "KO", "META", "MSFT", "NVDA", "TSLA", "UNH", "WMT", "XOM"]
+from bench_backtest import REAL, WATCHLIST, real_market
 
 
 def load_market():
-    from activetrader.market import HistoricalMarket
-
     if not REAL.is_dir():
         from activetrader.scenario import default_market
 
         print(f"({REAL} not found: using the simulated market)")
         return default_market(), Settings(), ("2023-06-01", "2025-06-01")
-    market = HistoricalMarket({sym: pd.read_csv(REAL / f"{sym}.csv") for sym in STOCKS + ["SH", "SPY"]})
-    settings = Settings(entry={"watchlist": STOCKS}, hedge={"sentiment_symbols": ["AAPL", "MSFT", "GOOGL", "NVDA", "TSLA"]})
-    return market, settings, None
+    return real_market(), Settings(entry={"watchlist": WATCHLIST}), None
 
 
 def grid_of(n: int) -> dict:

@@ -69,7 +69,7 @@ def _next_slot(broker, now: pd.Timestamp) -> pd.Timestamp:
     clock = broker.get_clock()
     if nxt < pd.Timestamp(clock.next_close) and clock.is_open:
         return nxt
-    return pd.Timestamp(broker.get_clock().next_open if not clock.is_open else clock.next_open).tz_convert("UTC")
+    return pd.Timestamp(clock.next_open).tz_convert("UTC")
 
 
 def _protection(broker) -> tuple[list[str], list[str]]:

@@ -171,3 +171,31 @@ def test_serve_command_serves_a_folder_of_csv_bars(tmp_path):
     assert account.cash == "25000.00"
     assert len(bars) == 2 * 41  # Jan-Feb 2024: 21 + 20 sessions (New Year, MLK and Presidents Day closed)
     assert bars.loc["SPY"]["close"].tolist() == pytest.approx(source.bars("SPY")["close"].tolist())
+
+
+def test_saved_account_blob_is_the_pickle_of_the_account_without_market_data_whatever_the_hint():
+    """A broker with a bracket and an OCO: the saved blob is exactly ``pickle.dumps`` of its
+    attributes less those holding market data, on the first save, on the next (when the
+    remembered exclusions are used), and after an attribute starts or stops holding market data."""
+    import pickle
+
+    from activetrader.broker import SimBroker
+    from activetrader.server import state
+
+    market = SimulatedMarket(seed=3)
+    broker = SimBroker(market, cash=50_000, start="2024-03-04 10:00")
+    broker.submit_order(MarketOrderRequest(symbol="AAPL", qty=5, side="buy", time_in_force="day",
+                                           order_class="bracket", take_profit=TakeProfitRequest(limit_price=9_999),
+                                           stop_loss=StopLossRequest(stop_price=1)))
+    broker.advance_to(pd.Timestamp("2024-03-05 16:00", tz="America/New_York"))
+
+    def expected() -> bytes:
+        return pickle.dumps(state._account_state(broker), protocol=pickle.HIGHEST_PROTOCOL)
+
+    assert "market" not in state._account_state(broker)
+    assert state._account_blob(broker) == expected()
+    assert state._account_blob(broker) == expected()  # with the remembered exclusions
+    broker.extra_view = market                          # an attribute that now holds market data
+    assert state._account_blob(broker) == expected() and "extra_view" not in state._account_state(broker)
+    broker.extra_view = 7                               # ...and one that no longer does
+    assert state._account_blob(broker) == expected() and state._account_state(broker)["extra_view"] == 7

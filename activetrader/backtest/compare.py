@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from .plot import _naive, reuse
+from .plot import _naive, reuse, two_panels
 from .result import SHOWN, BacktestResult, fmt_stat
 from .stats import STATS
 
@@ -61,9 +61,8 @@ class Comparison:
 
         def build():
             import plotly.graph_objects as go
-            from plotly.subplots import make_subplots
 
-            f = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.05)
+            f = two_panels()
             for i, n in enumerate(names):
                 f.add_trace(go.Scatter(name=n, x=[], y=[], mode="lines", legendgroup=n,
                                        line=dict(color=_PALETTE[i % len(_PALETTE)], width=2),
@@ -73,11 +72,7 @@ class Comparison:
                                        showlegend=False, line=dict(color=_PALETTE[i % len(_PALETTE)], width=1),
                                        hovertemplate=f"{n}<br>%{{x}}<br>drawdown %{{y:.1%}}<extra></extra>"),
                             row=2, col=1)
-            f.update_yaxes(title_text="equity ($)", tickprefix="$", row=1, col=1)
-            f.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
-            f.update_layout(template="plotly_white", height=480, margin=dict(t=60, b=40),
-                            legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"))
-            f.layout.meta = {"activetrader_chart": _KIND, "names": names}
+            f.layout.meta = {"names": names}
             return f
 
         fig = reuse(fig, _KIND, build)

@@ -17,16 +17,35 @@ COLORS = {"equity": "#1f77b4", "drawdown": "#d62728", "entry": "#1f77b4", "hedge
           "exit": "#8c564b", "passive": "#7f8c8d"}
 
 
+def ny_naive(index: pd.Index) -> pd.Index:
+    """Timestamps as New York wall time without a zone (plotly.js has no time zones); an index
+    without a zone is left as it is."""
+    if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
+        return index.tz_convert("America/New_York").tz_localize(None)
+    return index
+
+
 def _naive(index: pd.Index) -> list:
-    """New York wall-clock times without the zone (plotly draws them as written)."""
-    return list(pd.DatetimeIndex(index).tz_convert("America/New_York").tz_localize(None))
+    """:func:`ny_naive` of a zoned index, as a list."""
+    return list(ny_naive(pd.DatetimeIndex(index)))
+
+
+def two_panels(**layout):
+    """An empty figure of two stacked panels sharing the x axis: equity ($) above, drawdown below."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.05)
+    fig.update_yaxes(title_text="equity ($)", tickprefix="$", row=1, col=1)
+    fig.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
+    fig.update_layout(template="plotly_white", height=480, margin=dict(t=60, b=40),
+                      legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), **layout)
+    return fig
 
 
 def _skeleton():
     import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.05)
+    fig = two_panels(hovermode="closest")
     fig.add_trace(go.Scatter(name="equity", x=[], y=[], mode="lines", line=dict(color=COLORS["equity"], width=2),
                              hovertemplate="%{x}<br>equity $%{y:,.2f}<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Scatter(name="entries", x=[], y=[], mode="markers", text=[],
@@ -38,25 +57,25 @@ def _skeleton():
     fig.add_trace(go.Scatter(name="drawdown", x=[], y=[], mode="lines", fill="tozeroy",
                              line=dict(color=COLORS["drawdown"], width=1),
                              hovertemplate="%{x}<br>drawdown %{y:.1%}<extra></extra>"), row=2, col=1)
-    fig.update_yaxes(title_text="equity ($)", tickprefix="$", row=1, col=1)
-    fig.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
-    fig.update_layout(template="plotly_white", height=480, hovermode="closest", margin=dict(t=60, b=40),
-                      legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"))
-    fig.layout.meta = {"activetrader_chart": _KIND}
     return fig
 
 
-def reuse(fig, kind: str, build):
-    """``fig`` when ``build`` made it before (its ``layout.meta`` says ``kind``); a new one for None."""
+def reuse(fig, kind: str, build, *, made_by: str | None = None):
+    """``fig`` itself when chart ``kind`` made it (its ``layout.meta``); a new one from ``build``
+    for None. ``made_by`` names the chart in the errors (default ``this chart (<kind>)``)."""
     from plotly.basedatatypes import BaseFigure
 
+    made_by = made_by or f"this chart ({kind})"
     if fig is None:
-        return build()
+        figure = build()
+        figure.layout.meta = {**(figure.layout.meta or {}), "activetrader_chart": kind}
+        return figure
     if not isinstance(fig, BaseFigure):
-        raise TypeError(f"fig must be a plotly Figure or FigureWidget returned before, not {type(fig).__name__}")
+        raise TypeError(f"fig must be a plotly Figure or FigureWidget returned by {made_by}, "
+                        f"not {type(fig).__name__}")
     meta = fig.layout.meta
     if not (isinstance(meta, Mapping) and meta.get("activetrader_chart") == kind):
-        raise ValueError(f"fig was not made by this chart ({kind}): pass a figure it returned, or None")
+        raise ValueError(f"fig was not made by {made_by}: pass a figure it returned, or None")
     return fig
 
 

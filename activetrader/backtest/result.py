@@ -137,8 +137,7 @@ class BacktestResult:
 
     def _footer(self) -> str:
         # Wall-clock time is written "in 0.12s" (a form notebook checks sanitize), not as a stat row.
-        counts = self.trades["exit_reason"].value_counts()
-        trades = ", ".join(f"{counts[r]} {r}" for r in counts.index) or "none"
+        trades = round_trips_text(self.trades)
         quiet = f" ({self.skipped} skipped as quiet)" if self.skipped else ""
         return (f"{int(self.stats['iterations'])} iterations{quiet} in {self.stats['elapsed_s']:.2f}s; "
                 f"round trips: {trades}")
@@ -154,3 +153,9 @@ class BacktestResult:
                        for k in SHOWN)
         return (f"<div class='activetrader-backtest'><h4>Backtest: {html.escape(self._title())}</h4>"
                 f"<table>{rows}</table><p>{html.escape(self._footer())}</p></div>")
+
+
+def round_trips_text(trades: pd.DataFrame) -> str:
+    """How many round trips ended each way, most first: ``"12 take_profit, 3 stop_loss"`` (or ``"none"``)."""
+    counts = trades["exit_reason"].value_counts()
+    return ", ".join(f"{counts[r]} {r}" for r in counts.index) or "none"

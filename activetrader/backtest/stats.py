@@ -27,6 +27,25 @@ from ..market.sessions import ET
 STATS = ("total_return", "cagr", "volatility", "sharpe", "max_drawdown", "win_rate", "avg_win", "avg_loss",
          "profit_factor", "worst_trade", "gapped_stops", "worst_gap_loss", "exposure", "inverse_exposure",
          "iterations", "elapsed_s")
+#: What each stat means, in a line (tooltips of the BacktestPanel; ``help(BacktestResult)`` says more).
+STAT_TEXT = {
+    "total_return": "final equity / starting cash - 1",
+    "cagr": "compound annual growth rate",
+    "volatility": "annualised standard deviation of daily returns",
+    "sharpe": "annualised mean / standard deviation of daily returns (risk-free rate 0)",
+    "max_drawdown": "deepest fall below a previous equity high",
+    "win_rate": "share of closed round trips that made money",
+    "avg_win": "mean return of the winning round trips",
+    "avg_loss": "mean return of the losing round trips",
+    "profit_factor": "gross profit / gross loss",
+    "worst_trade": "lowest return of a closed round trip",
+    "gapped_stops": "stop-loss exits filled worse than their stop (the bar opened below it)",
+    "worst_gap_loss": "worst return among those gapped stop exits",
+    "exposure": "average share of equity in (non-inverse) positions",
+    "inverse_exposure": "average share of equity in inverse ETFs",
+    "iterations": "iterations run",
+    "elapsed_s": "wall-clock time of the run",
+}
 #: Which stats read as percentages (the rest are plain numbers), for reprs and tables.
 PERCENT = frozenset({"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "avg_win", "avg_loss",
                      "worst_trade", "worst_gap_loss", "exposure", "inverse_exposure"})

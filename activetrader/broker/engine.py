@@ -33,6 +33,15 @@ SameBar = Literal["worst", "best", "path"]
 _NEVER = 2**63 - 1
 
 
+def cents(money: float) -> float:
+    """Money as it reads back from Alpaca's wire, where it is a decimal string to the cent.
+
+    >>> cents(5000.0), cents(12.3456)
+    (5000.0, 12.35)
+    """
+    return float(f"{money:.2f}")
+
+
 def _int_view(a: np.ndarray) -> memoryview:
     """A read-only int64 memoryview of ``a`` (no copy when it already is int64 and contiguous):
     indexing gives Python ints, and :mod:`bisect` searches it.
@@ -643,6 +652,13 @@ class Engine:
             raw = max(equity - 0.5 * lmv, 0.0) * self.margin_multiplier
         return max(raw - self._reserved(), 0.0)
 
+    def _account_money(self) -> tuple[float, float, float]:
+        """Long market value, equity (cash plus it) and buying power, unrounded: the numbers
+        behind SimBroker's ``get_account()`` and ``native_account()``."""
+        lmv = self._market_value()
+        equity = self._cash + lmv
+        return lmv, equity, self._buying_power(equity, lmv)
+
     def equity(self) -> float:
         """Account equity to the cent, as SimBroker's ``get_account().equity`` and
         ``native_account()`` read it: cash plus the positions at their last prices.
@@ -651,7 +667,7 @@ class Engine:
         >>> Engine(SimulatedMarket(seed=7), cash=5_000).equity()
         5000.0
         """
-        return float(f"{self._cash + self._market_value():.2f}")
+        return cents(self._cash + self._market_value())
 
     def holds(self, symbol: str) -> bool:
         """True when the account holds ``symbol`` or has an open buy order for it (a backtest

@@ -16,13 +16,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..market.sessions import to_ns
+from .engine import _NEVER
 from .lifecycle import TERMINAL_STATUSES
 from .orders import qty_number
 
 if TYPE_CHECKING:
     from .orders import SimOrder
 
-_NEVER = 2**63 - 1
 _BEFORE_ALL = -(2**63)  # before any int64 ns time
 #: What a NamedTuple's generated ``__new__`` calls: builds native rows without its Python frame.
 _tuple_new = tuple.__new__
@@ -147,22 +147,21 @@ def _open_listing(b, symbol: str, after: int, keep) -> tuple:
     orders = b._orders
     lo, hi = _BEFORE_ALL, _NEVER
     listed: dict[str, SimOrder] = {}
-    for od in b._working[symbol]:
-        for o in (od, *[orders[i] for i in od.leg_ids]) if od.role == "entry" else (od,):
-            if o.status not in keep:
+    for o in b._open_orders(symbol):
+        if o.status not in keep:
+            continue
+        if o.parent_id is not None:
+            parent = orders[o.parent_id]
+            if parent.created_ns > after:  # shown under its parent, not on its own
+                hi = min(hi, parent.created_ns)
+                listed[parent.id] = parent
                 continue
-            if o.parent_id is not None:
-                parent = orders[o.parent_id]
-                if parent.created_ns > after:  # shown under its parent, not on its own
-                    hi = min(hi, parent.created_ns)
-                    listed[parent.id] = parent
-                    continue
-                lo = max(lo, parent.created_ns)
-            if o.created_ns > after:
-                hi = min(hi, o.created_ns)
-                listed[o.id] = o
-            else:
-                lo = max(lo, o.created_ns)
+            lo = max(lo, parent.created_ns)
+        if o.created_ns > after:
+            hi = min(hi, o.created_ns)
+            listed[o.id] = o
+        else:
+            lo = max(lo, o.created_ns)
     units = []
     for od in listed.values():
         rows = [native_order(od, None)] if od.status in keep else []

@@ -20,9 +20,7 @@ def check_price_increment(name: str, price: float | None) -> None:
         return
     if price <= 0:
         raise api_error(422, INVALID, f"invalid {name} {price}. must be greater than 0")
-    # A price of $1..$1M that round() leaves alone is whole cents (ulp < 1e-9): valid without
-    # is_valid_increment's Decimal arithmetic, which orders would otherwise pay for every level.
-    if not (1.0 <= price < 1e6 and round(price, 2) == price) and not is_valid_increment(price):
+    if not is_valid_increment(price):
         raise api_error(
             422, UNPROCESSABLE,
             f"invalid {name} {price}. sub-penny increment does not fulfill minimum pricing criteria",

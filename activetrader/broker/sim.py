@@ -44,7 +44,7 @@ from alpaca.trading.requests import CancelOrderResponse, ClosePositionRequest, G
 from ..market.sessions import from_ns, to_ns
 from . import native
 # Fill and SimPosition are also found here by state files saved before engine.py (server/state.py)
-from .engine import Engine, Fill, SimPosition
+from .engine import Engine, Fill, SimPosition, cents
 from .errors import NOT_FOUND, UNPROCESSABLE, api_error
 from .lifecycle import TERMINAL_STATUSES
 from .native import NativeAccount, NativeOrder, NativePosition
@@ -67,9 +67,7 @@ class SimBroker(Engine):
 
     def get_account(self) -> TradeAccount:
         """The account, valued at the last complete bars (``equity = cash + long_market_value``)."""
-        lmv = self._market_value()
-        equity = self._cash + lmv
-        bp = self._buying_power(equity, lmv)
+        lmv, equity, bp = self._account_money()
         last_ns = self._lastday_ns()
         last_lmv = 0.0
         for s, p in self._positions.items():
@@ -320,10 +318,8 @@ class SimBroker(Engine):
 
     def native_account(self) -> NativeAccount:
         """``get_account()``'s cash, equity and buying power as floats, without the model."""
-        lmv = self._market_value()
-        equity = self._cash + lmv
-        bp = self._buying_power(equity, lmv)
-        return NativeAccount(float(f"{self._cash:.2f}"), float(f"{equity:.2f}"), float(f"{bp:.2f}"))
+        _, equity, bp = self._account_money()
+        return NativeAccount(cents(self._cash), cents(equity), cents(bp))
 
     def native_positions(self) -> list[NativePosition]:
         """``get_all_positions()`` as plain rows (same order, same numbers as the models read
@@ -353,7 +349,7 @@ class SimBroker(Engine):
         """Every order so far, legs included, in submission order, as a DataFrame (read-only;
         times UTC): id, client_order_id, symbol, side, type, order_class, qty, status,
         submitted_at, filled_at, filled_avg_price, limit_price, stop_price, parent_id, role."""
-        orders = sorted(self._orders.values(), key=lambda o: (o.created_ns, o.seq))
+        orders = list(self._orders.values())  # stored in (created_ns, seq) order: see _select_orders
         data = {name: [getattr(o, name) for o in orders]
                 for name in ("id", "client_order_id", "symbol", "side", "type", "order_class")}
         data["qty"] = _floats([o.qty for o in orders])

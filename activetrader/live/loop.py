@@ -156,8 +156,9 @@ class LiveRun:
         return self._thread is not None and not self._done.is_set()
 
     # ------------------------------------------------------------------ the loop
-    def _say(self, text: str, level: int = logging.INFO) -> None:
-        line = f"{_et(self.trader.now)} {text}"
+    def _say(self, text: str, level: int = logging.INFO, *, at: pd.Timestamp | None = None) -> None:
+        """Log ``text`` stamped with ``at`` (default: the broker's clock, read now)."""
+        line = f"{_et(self.trader.now if at is None else at)} {text}"
         self.log.append(line)
         log.log(level, line)
 
@@ -170,17 +171,19 @@ class LiveRun:
             if self.monitor is not None:
                 self.monitor.start()
             while not self._stop.is_set():
-                now = self.trader.now
-                if self.market_hours_only:
+                if self.market_hours_only:  # one clock read gives the time and the session
                     clock = self.trader.broker.get_clock()
+                    now = pd.Timestamp(clock.timestamp).tz_convert("UTC")
                     if not clock.is_open:
                         nxt = pd.Timestamp(clock.next_open).tz_convert("UTC")
                         self.next_run = nxt
                         self.status = f"market closed: sleeping until {_et(nxt)}"
-                        self._say(f"market closed: sleeping until the next session at {_et(nxt)}")
+                        self._say(f"market closed: sleeping until the next session at {_et(nxt)}", at=now)
                         if not self._sleep_until(nxt):
                             break
                         continue
+                else:
+                    now = self.trader.now
                 self._iterate()
                 if self.max_iterations is not None and self.iterations >= self.max_iterations:
                     break

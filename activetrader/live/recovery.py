@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from alpaca.common.exceptions import APIError
+from ..resilience import order_by_client_id
 
 _NOT_RECEIVED = "never reached the broker (process ended before the acknowledgement; found at restart)"
 _RECOVERED = "acknowledgement recovered at restart (looked up by client_order_id)"
@@ -60,12 +60,7 @@ def recover(trader) -> Recovery:
     resolved, missing = [], []
     for row in journal.unresolved().itertuples(index=False):
         cid = row.client_order_id
-        try:
-            order = trader.broker.get_order_by_client_id(cid)
-        except APIError as e:
-            if e.status_code != 404:
-                raise
-            order = None
+        order = order_by_client_id(trader.broker, cid)
         seq = None if row.intent_seq is None or str(row.intent_seq) == "<NA>" else int(row.intent_seq)
         if order is not None:
             journal.record_order(row.iteration_id, intent_seq=seq, action=row.action, symbol=row.symbol,

@@ -36,7 +36,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..backtest import STATS
-from ..backtest.result import fmt_stat
+from ..backtest.result import fmt_stat, round_trips_text
+from ..backtest.stats import STAT_TEXT
 from .charts import equity_chart
 from .debounce import Cancellable, Debouncer
 from .panels import BracketPanel, HedgePanel, RebalancePanel
@@ -46,27 +47,6 @@ __all__ = ["BacktestPanel"]
 
 _NY = "America/New_York"
 _ERROR_COLOR = "#c62828"
-
-#: What each stat means, shown as the row's tooltip.
-_STAT_TEXT = {
-    "total_return": "final equity / starting cash - 1",
-    "cagr": "compound annual growth rate",
-    "volatility": "annualised standard deviation of daily returns",
-    "sharpe": "annualised mean / standard deviation of daily returns (risk-free rate 0)",
-    "max_drawdown": "deepest fall below a previous equity high",
-    "win_rate": "share of closed round trips that made money",
-    "avg_win": "mean return of the winning round trips",
-    "avg_loss": "mean return of the losing round trips",
-    "profit_factor": "gross profit / gross loss",
-    "worst_trade": "lowest return of a closed round trip",
-    "gapped_stops": "stop-loss exits filled worse than their stop (the bar opened below it)",
-    "worst_gap_loss": "worst return among those gapped stop exits",
-    "exposure": "average share of equity in (non-inverse) positions",
-    "inverse_exposure": "average share of equity in inverse ETFs",
-    "iterations": "iterations run",
-    "elapsed_s": "wall-clock time of the run",
-}
-
 
 def _date(value: Any, what: str) -> dt.date:
     try:
@@ -229,15 +209,13 @@ class BacktestPanel(WidgetView):
     @staticmethod
     def _stats_html(result: Any) -> str:
         rows = "".join(
-            f"<tr title='{html.escape(_STAT_TEXT.get(k, k))}'><th style='text-align:left;padding-right:12px'>"
+            f"<tr title='{html.escape(STAT_TEXT.get(k, k))}'><th style='text-align:left;padding-right:12px'>"
             f"{k}</th><td style='text-align:right' class='activetrader-stat-{k}'>"
             f"{'-' if result is None else html.escape(fmt_stat(k, result.stats[k]))}</td></tr>"
             for k in STATS)
         trades = ""
         if result is not None:
-            counts = result.trades["exit_reason"].value_counts()
-            trades = ("<p style='margin:6px 0'>round trips: "
-                      + html.escape(", ".join(f"{counts[r]} {r}" for r in counts.index) or "none") + "</p>")
+            trades = f"<p style='margin:6px 0'>round trips: {html.escape(round_trips_text(result.trades))}</p>"
         return f"<table style='font-size:13px'>{rows}</table>{trades}"
 
     def _set_error(self, message: str) -> None:

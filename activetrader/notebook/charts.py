@@ -24,9 +24,9 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.basedatatypes import BaseFigure
 from plotly.subplots import make_subplots
 
+from ..backtest.plot import ny_naive, reuse
 from ..backtest.stats import drawdown as _drawdown
 
 __all__ = ["COLORS", "sentiment_chart", "weights_chart", "levels_chart", "position_levels_chart",
@@ -58,17 +58,7 @@ _EPS = 1e-9
 # ---------------------------------------------------------------- shared plumbing
 def _reuse(fig: Any, kind: str, build: Callable[[], go.Figure]) -> go.Figure:
     """``fig`` itself when it was made by chart ``kind``; a fresh skeleton when it is None."""
-    if fig is None:
-        figure = build()
-        figure.layout.meta = {"activetrader_chart": kind}
-        return figure
-    if not isinstance(fig, BaseFigure):
-        raise TypeError(f"fig must be a plotly Figure or FigureWidget returned by {kind}(), "
-                        f"not {type(fig).__name__}")
-    meta = fig.layout.meta
-    if not (isinstance(meta, Mapping) and meta.get("activetrader_chart") == kind):
-        raise ValueError(f"fig was not made by {kind}(): pass a figure it returned, or None")
-    return fig
+    return reuse(fig, kind, build, made_by=f"{kind}()")
 
 
 def _span_axis(fig: go.Figure, axis: int, over: str) -> None:
@@ -86,13 +76,6 @@ def _set_hline(trace: Any, name: str, y: float | None) -> None:
     trace.name = name
     trace.y = [y, y]
     trace.showlegend = y is not None
-
-
-def _ny_naive(index: pd.Index) -> pd.Index:
-    """Timestamps as New York wall time without a zone (plotly.js has no time zones)."""
-    if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
-        return index.tz_convert(_NY).tz_localize(None)
-    return index
 
 
 def _pct(x: float) -> str:
@@ -317,7 +300,7 @@ def levels_chart(bars: pd.DataFrame, symbol: str, *, entry: float | None = None,
     [('entry 100.00', (100.0, 100.0)), ('stop 95.00', (95.0, 95.0)), ('take-profit 115.00', (115.0, 115.0))]
     """
     frame = _symbol_bars(bars, symbol)
-    x = _ny_naive(frame.index)
+    x = ny_naive(frame.index)
     levels = {"entry": entry, "stop": stop, "take-profit": take_profit}
     fig = _reuse(fig, "levels_chart", _levels_skeleton)
     with fig.batch_update():
@@ -389,7 +372,7 @@ def equity_chart(equity: pd.Series, *, fig: go.Figure | None = None) -> go.Figur
     """
     series = pd.Series(equity, dtype=float).dropna()
     drawdown = _drawdown(series)
-    x = _ny_naive(series.index)
+    x = ny_naive(series.index)
     fig = _reuse(fig, "equity_chart", _equity_skeleton)
     with fig.batch_update():
         curve, dd = fig.data

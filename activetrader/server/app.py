@@ -3,8 +3,7 @@
 :func:`create_app` builds a Starlette app around a :class:`~activetrader.server.venue.Venue`:
 
 * ``/v2/...`` trading routes (:mod:`.trading`) and ``/v2/stocks/...`` market data (:mod:`.data`);
-* the websocket routes of :mod:`activetrader.server.streams`, if that module provides
-  ``websocket_routes(venue) -> list[WebSocketRoute]``;
+* the websocket routes of :mod:`activetrader.server.streams`;
 * ``/admin/clock``, ``/admin/faults``, ``/admin/stats`` (:mod:`.admin`), outside ``/v2``.
 
 One outer middleware does, for every HTTP request: count it (per ``METHOD /path``), apply a
@@ -20,7 +19,8 @@ import json
 
 from starlette.applications import Starlette
 
-from . import admin, data, trading, wire
+from ..broker.errors import NOT_FOUND
+from . import admin, data, streams, trading, wire
 from .faults import Faults
 from .venue import Venue
 
@@ -32,16 +32,10 @@ _FAULT_MESSAGES = {429: "rate limit exceeded", 500: "internal server error (inje
 
 def create_app(venue: Venue, faults: Faults | None = None):
     """The ASGI application serving ``venue`` (``app.state.venue``, ``app.state.faults``)."""
-    routes = trading.routes + data.routes + admin.routes
-    try:
-        from . import streams
-    except ImportError:  # the streams module is optional
-        streams = None
-    if streams is not None and hasattr(streams, "websocket_routes"):
-        routes = routes + list(streams.websocket_routes(venue))
+    routes = trading.routes + data.routes + admin.routes + list(streams.websocket_routes(venue))
 
     async def not_found(request, exc):
-        return wire.error(404, wire.NOT_FOUND, "endpoint not found")
+        return wire.error(404, NOT_FOUND, "endpoint not found")
 
     async def not_allowed(request, exc):
         return wire.error(405, 40510000, "method not allowed")

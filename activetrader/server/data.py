@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from starlette.routing import Route
 
+from ..broker.errors import NOT_FOUND
 from ..market.frames import TRADE_SIZE, iso_times, parse_timeframe
 from ..market.sessions import ET
 from . import wire
@@ -183,14 +184,22 @@ def _ticks(venue, symbols, start, end, limit, token, desc, kind: str) -> tuple[d
     limit = min(limit, venue.page_size)
     page, rest = rows[:limit], rows[limit:]
     out: dict[str, list] = {}
-    for sym, ns, price, i in page:
-        out.setdefault(sym, []).append(_tick_json(kind, sym, ns, price, i))
+    times = _iso_times(np.array([r[1] for r in page], dtype=np.int64))
+    for (sym, _, price, i), t in zip(page, times):
+        out.setdefault(sym, []).append(_tick_json(kind, sym, t, price, i))
     nxt = _token(page[-1][0], page[-1][1]) if rest else None
     return out, nxt
 
 
-def _tick_json(kind: str, symbol: str, ns: int, price: float, i: int) -> dict:
-    t = wire.iso(pd.Timestamp(ns, tz="UTC"))
+def _iso_times(ns: np.ndarray) -> list[str]:
+    """``wire.iso`` of each int-ns instant: in one batch when all are whole seconds (bars always are)."""
+    if (ns % 1_000_000_000).any():
+        return [wire.iso(pd.Timestamp(int(t), tz="UTC")) for t in ns]
+    return iso_times(ns)
+
+
+def _tick_json(kind: str, symbol: str, t: str | int, price: float, i: int) -> dict:
+    """A trade or quote of bar ``i``'s close at time ``t`` (RFC 3339 for REST, int ns for the stream)."""
     if kind == "trades":
         return {"t": t, "x": "V", "p": price, "s": TRADE_SIZE, "c": ["@"], "i": i + 1, "z": _tape(symbol)}
     return {"t": t, "ax": "V", "ap": price, "as": 1, "bx": "V", "bp": price, "bs": 1, "c": ["R"], "z": _tape(symbol)}
@@ -225,7 +234,8 @@ def _latest(venue, symbols, kind: str) -> dict:
         arr = market.arrays(sym)
         n = arr.complete_by(now_ns)
         if n:
-            out[sym] = _tick_json(kind, sym, int(arr.end[n - 1]), float(arr.close[n - 1]), n - 1)
+            out[sym] = _tick_json(kind, sym, wire.iso(pd.Timestamp(int(arr.end[n - 1]), tz="UTC")),
+                                  float(arr.close[n - 1]), n - 1)
     return out
 
 
@@ -274,7 +284,7 @@ async def get_snapshot(request, venue):
     _common(q)
     snaps = await call(venue, _snapshots, venue, [symbol])
     if symbol not in snaps:
-        raise WireError(f"no data for symbol {symbol}", 404, wire.NOT_FOUND)
+        raise WireError(f"no data for symbol {symbol}", 404, NOT_FOUND)
     return ok({"symbol": symbol, **snaps[symbol]})
 
 

@@ -101,10 +101,7 @@ class Sandbox:
                                  state=self.state_path, page_size=self.page_size)
         app = create_app(self.venue, self.faults)
         # log_config=None: uvicorn leaves the host program's logging alone (its loggers propagate).
-        config = uvicorn.Config(app, host=self.host, port=self._port, log_level="warning", access_log=False,
-                                log_config=None,
-                                lifespan="off", ws="websockets-sansio" if _has_sansio() else "auto",
-                                timeout_graceful_shutdown=5)
+        config = _uvicorn_config(app, self.host, self._port, log_config=None)
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # the host program owns its signals
         self._thread = threading.Thread(target=self._server.run, name="activetrader-sandbox", daemon=True)
@@ -143,17 +140,17 @@ class Sandbox:
     @property
     def url(self) -> str:
         """``url_override`` for ``TradingClient`` and ``StockHistoricalDataClient`` (no ``/v2``)."""
-        return f"http://{self.host}:{self._port}"
+        return _urls(self.host, self._port)[0]
 
     @property
     def data_stream_url(self) -> str:
         """``url_override`` for ``StockDataStream`` (the full ws URL, as alpaca-py wants it)."""
-        return f"ws://{self.host}:{self._port}{DATA_STREAM_PATH}"
+        return _urls(self.host, self._port)[1]
 
     @property
     def trading_stream_url(self) -> str:
         """``url_override`` for ``TradingStream``."""
-        return f"ws://{self.host}:{self._port}{TRADING_STREAM_PATH}"
+        return _urls(self.host, self._port)[2]
 
     @property
     def broker(self):
@@ -220,6 +217,23 @@ def build_venue(market=None, cash: float = 100_000, start=None, *, key_id=None, 
     if store is not None:
         store.save(venue)
     return venue
+
+
+def _urls(host: str, port: int) -> tuple[str, str, str]:
+    """The ``url_override`` s of a venue on ``host:port``: REST, data stream, trading stream.
+
+    >>> _urls("127.0.0.1", 8000)
+    ('http://127.0.0.1:8000', 'ws://127.0.0.1:8000/v2/iex', 'ws://127.0.0.1:8000/stream')
+    """
+    return f"http://{host}:{port}", f"ws://{host}:{port}{DATA_STREAM_PATH}", f"ws://{host}:{port}{TRADING_STREAM_PATH}"
+
+
+def _uvicorn_config(app, host: str, port: int, **options):
+    """How a venue is served (the Sandbox and ``activetrader serve``): quiet, no lifespan, 5 s to stop."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+                          ws="websockets-sansio" if _has_sansio() else "auto", timeout_graceful_shutdown=5, **options)
 
 
 def _has_sansio() -> bool:

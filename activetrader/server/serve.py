@@ -11,7 +11,7 @@ import os
 import socket
 from typing import TextIO
 
-from .sandbox import DATA_STREAM_PATH, TRADING_STREAM_PATH, build_venue
+from .sandbox import _urls, _uvicorn_config, build_venue
 from .venue import _mask, parse_clock
 
 
@@ -77,8 +77,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, market: str | None = Non
     except Exception:
         sock.close()
         raise
-    base = f"http://{host}:{port}"
-    ws = f"ws://{host}:{port}"
+    base, data_stream, trading_stream = _urls(host, port)
     now = venue.now.tz_convert("America/New_York")
     lines = [
         f"activetrader venue: an Alpaca-compatible paper API on {base}",
@@ -88,8 +87,8 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, market: str | None = Non
         "(clients send the values of APCA_API_KEY_ID / APCA_API_SECRET_KEY)",
         f"  trading   TradingClient(key, secret, url_override=\"{base}\")",
         f"  data      StockHistoricalDataClient(key, secret, url_override=\"{base}\")",
-        f"  streams   StockDataStream(..., url_override=\"{ws}{DATA_STREAM_PATH}\"), "
-        f"TradingStream(..., url_override=\"{ws}{TRADING_STREAM_PATH}\")",
+        f"  streams   StockDataStream(..., url_override=\"{data_stream}\"), "
+        f"TradingStream(..., url_override=\"{trading_stream}\")",
         f"  toolkit   export ACTIVETRADER_TRADING_URL={base} ACTIVETRADER_DATA_URL={base}",
         f"  clock     POST {base}/admin/clock {{\"advance_to\": \"<ISO-8601>\"}} (manual clock)",
         "  Ctrl-C stops the venue" + (" (the account is saved)." if state else "."),
@@ -97,9 +96,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, market: str | None = Non
     if host not in ("127.0.0.1", "localhost", "::1"):
         lines.append(f"  note      listening on {host}: other machines can reach this venue (keys still required)")
     print("\n".join(lines), file=out, flush=True)
-    config = uvicorn.Config(create_app(venue), log_level="warning", access_log=False, lifespan="off",
-                            ws="websockets-sansio", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(_uvicorn_config(create_app(venue), host, port))
     _sigterm_as_interrupt()
     venue.start_clock()
     try:

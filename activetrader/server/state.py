@@ -88,7 +88,7 @@ class StateStore:
         self.save_broker(venue.broker, venue.configurations)
 
     def save_broker(self, broker, configurations: dict) -> None:
-        blob = pickle.dumps(_account_state(broker), protocol=pickle.HIGHEST_PROTOCOL)
+        blob = _account_blob(broker)
         symbols = sorted({od.symbol for od in broker._orders.values()} | set(broker._positions))
         orders = [(od.id, od.client_order_id, od.symbol, od.side, od.type, od.order_class, od.time_in_force,
                    od.qty, od.notional, od.limit_price, od.stop_price, od.status, od.filled_qty, od.filled_avg_price,
@@ -138,14 +138,37 @@ def _account_state(broker) -> dict:
     Attributes that reference market data (the market, its calendar, caches of bar arrays) are
     left out, whatever the broker's internals call them: they are rebuilt on load.
     """
-    out = {}
-    for key, value in broker.__dict__.items():
-        try:
-            _Probe(io.BytesIO(), broker.market).dump(value)
-        except _MarketData:
-            continue
-        out[key] = value
-    return out
+    return {key: value for key, value in broker.__dict__.items() if not _holds_market_data(value, broker.market)}
+
+
+#: Per broker class, the attributes that held market data at the last full probe: only a hint
+#: for :func:`_account_blob` (a wrong one costs a second pass, never a different blob).
+_EXCLUDED: dict[type, frozenset[str]] = {}
+
+
+def _account_blob(broker) -> bytes:
+    """``pickle.dumps(_account_state(broker))``, pickling the account once: the attributes that
+    held market data last time are probed alone (each still left out only if it holds some now),
+    the rest are pickled together by the probe; should that meet market data, every attribute is
+    probed as in :func:`_account_state`."""
+    market, hint = broker.market, _EXCLUDED.get(type(broker), frozenset())
+    state = {k: v for k, v in broker.__dict__.items() if k not in hint or not _holds_market_data(v, market)}
+    buf = io.BytesIO()
+    try:
+        _Probe(buf, market).dump(state)
+    except _MarketData:
+        state = _account_state(broker)
+        _EXCLUDED[type(broker)] = frozenset(broker.__dict__).difference(state)
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    return buf.getvalue()
+
+
+def _holds_market_data(value, market) -> bool:
+    try:
+        _Probe(io.BytesIO(), market).dump(value)
+    except _MarketData:
+        return True
+    return False
 
 
 def _iso(ns: int) -> str:

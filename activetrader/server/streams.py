@@ -202,7 +202,7 @@ class StreamHub:
             for i, end, close in zip(range(i0, i1), a.end[i0:i1].tolist(), a.close[i0:i1].tolist()):
                 for channel, kind in (("trades", "t"), ("quotes", "q")):
                     if sym in subs[channel] or "*" in subs[channel]:
-                        entries.append((end, sym, kind, {**_tick_json(channel, sym, end, close, i), "t": end}))
+                        entries.append((end, sym, kind, _tick_json(channel, sym, end, close, i)))
         for channel, kind, timeframe in (("bars", "b", tf), ("dailyBars", "d", "1Day")):
             for sym in self._symbols(subs, channel):
                 for end, bar in self._bars_between(sym, timeframe, prev, now):

@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..broker.errors import INSUFFICIENT, INVALID
 from . import wire
-from .wire import BAD_REQUEST, INVALID, Query, WireError, call, endpoint, ok
+from .wire import BAD_REQUEST, Query, WireError, call, endpoint, ok
 
 _ORDER_TYPES = {"market": MarketOrderRequest, "limit": LimitOrderRequest, "stop": StopOrderRequest,
                 "stop_limit": StopLimitOrderRequest, "trailing_stop": TrailingStopOrderRequest}
@@ -67,7 +68,7 @@ async def patch_configurations(request, venue):
     if changes.get("no_shorting") is False:
         # The SimBroker models a long-only account (shorting_enabled=False).
         raise WireError("no_shorting: this venue's account cannot short (shorting is not simulated)", 403,
-                        wire.FORBIDDEN)
+                        INSUFFICIENT)
 
     def apply():
         venue.configurations.update(changes)
@@ -235,7 +236,7 @@ async def post_order(request, venue):
     req = order_request(await wire.json_body(request))
     if venue.configurations.get("suspend_trade"):
         raise WireError("new orders are rejected: trading is suspended by the account configuration", 403,
-                        wire.FORBIDDEN)
+                        INSUFFICIENT)
     return ok(wire.dump(await call(venue, venue.broker.submit_order, req, mutate=True)))
 
 
@@ -347,7 +348,7 @@ async def delete_position(request, venue):
         pos = venue.broker.get_open_position(key)  # 404 first, as Alpaca
         if qty is not None and qty > float(pos.qty) + 1e-9:
             raise WireError(f"insufficient qty available for order (requested: {qty:g}, available: {pos.qty})",
-                            403, wire.FORBIDDEN)
+                            403, INSUFFICIENT)
         return venue.broker.close_position(key, opts)
     return ok(wire.dump(await call(venue, close, mutate=True)))
 

@@ -25,17 +25,13 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
+from ..broker.errors import INVALID, UNPROCESSABLE
 from ..market.sessions import to_timestamp
 
-#: Alpaca error codes (alpaca-contract.md §2) plus the authorization one (40110000).
+#: Alpaca error codes (alpaca-contract.md §2) the broker never answers (the rest are in
+#: :mod:`activetrader.broker.errors`), plus the authorization one (40110000).
 BAD_REQUEST = 40010000
-INVALID = 40010001
 UNAUTHORIZED = 40110000
-FORBIDDEN = 40310000
-NOT_FOUND = 40410000
-UNPROCESSABLE = 42210000
-TOO_MANY = 42910000
-SERVER = 50010000
 
 
 class WireError(Exception):

@@ -21,6 +21,7 @@ from .caps import cash_after, snapshot_positions, spendable_cash
 from .intents import EnterBracket, Plan, PlanWarning, Skipped
 from .levels import bracket_levels
 from .snapshot import PositionView, Snapshot
+from .wake import rsi_window
 
 
 class Draft:
@@ -59,8 +60,7 @@ class Draft:
         there are not enough bars or a missing close among them. A fixed window makes live,
         simulated and backtest runs see the same numbers however much history was fetched;
         the plan reports them (``Plan.sentiment``, ``Plan.watchlist_rsi``)."""
-        window = max(self.settings.entry.lookback_bars, 3 * period)
-        return self.snapshot.rsi(symbols, period, window)
+        return self.snapshot.rsi(symbols, period, rsi_window(self.settings, period))
 
     # -- writing ---------------------------------------------------------------------------
     def add(self, intent) -> None:

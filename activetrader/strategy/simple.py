@@ -42,7 +42,7 @@ from .draft import Draft
 from .indicators import windowed_rsi
 from .intents import ExitPosition, Plan, ProtectPosition
 from .levels import MIN_DISTANCE, bracket_levels, fmt_price, round_price
-from .wake import Wake, by_grid, full_windows
+from .wake import Wake, by_grid, full_windows, rsi_window
 
 _EPS = 1e-9
 
@@ -111,7 +111,7 @@ class RsiBracket(Strategy):
         True
         """
         e = settings.entry
-        window = max(e.lookback_bars, 3 * e.rsi_period)  # Draft.rsi's window
+        window = rsi_window(settings, e.rsi_period)  # as the decision reads it
         signals = {}
         for names, grid in by_grid(closes, e.watchlist):  # a name without bars has no RSI: no entry
             unsure = ~full_windows(grid, window, settings)[:, None]

@@ -63,10 +63,20 @@ class Wake:
     flat_only: bool = False
 
 
+def rsi_window(settings: Settings, period: int) -> int:
+    """The closes a decision's RSI(``period``) reads: ``max(entry.lookback_bars, 3 x period)``
+    (:meth:`Draft.rsi <activetrader.strategy.draft.Draft.rsi>`; a wake rule must use the same).
+
+    >>> rsi_window(Settings(), 14)
+    100
+    """
+    return max(settings.entry.lookback_bars, 3 * period)
+
+
 def decision_days(settings: Settings) -> int:
     """Calendar days of bars the Trader gives a decision: 1.5x the longest indicator window in
-    bars (``max(entry.lookback_bars, 3 x hedge.rsi_period)``) plus 15 days of slack."""
-    bars = max(settings.entry.lookback_bars, 3 * settings.hedge.rsi_period)
+    bars (:func:`rsi_window` of the hedge's and the entry's RSI periods) plus 15 days of slack."""
+    bars = max(rsi_window(settings, settings.hedge.rsi_period), rsi_window(settings, settings.entry.rsi_period))
     return int(bars * 1.5) + 15
 
 
@@ -108,4 +118,4 @@ def by_grid(closes: Mapping[str, DailyCloses], symbols) -> list[tuple[tuple[str,
     return [(tuple(names), DailyCloses(bars.label, bars.end, np.column_stack([closes[s].close for s in names])))
             for bars, names in groups.values()]
 
-__all__ = ["DailyCloses", "Wake", "by_grid", "decision_days", "full_windows"]
+__all__ = ["DailyCloses", "Wake", "by_grid", "decision_days", "full_windows", "rsi_window"]

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from . import sweep
     from ..settings import Settings
 
-    from .result import STATS
+    from ..backtest.stats import STATS
 
     if args.metric not in STATS:
         raise SettingsError(f"--metric {args.metric!r} is not a backtest stat: choose one of {', '.join(STATS)}")

@@ -9,11 +9,6 @@ import pandas as pd
 
 from ..settings import Settings
 
-#: The backtest stats a sweep tabulates (``BacktestResult.stats``), any of which can rank it.
-STATS = ("total_return", "cagr", "volatility", "sharpe", "max_drawdown", "win_rate", "avg_win", "avg_loss",
-         "profit_factor", "worst_trade", "gapped_stops", "worst_gap_loss", "exposure", "inverse_exposure",
-         "iterations", "elapsed_s")
-
 #: Stats where smaller is better; every other metric ranks larger first. ``max_drawdown`` and
 #: ``worst_trade``/``worst_gap_loss`` are negative fractions, so larger (nearer 0) is better.
 LOWER_IS_BETTER = frozenset({"volatility", "gapped_stops", "elapsed_s", "exposure", "inverse_exposure"})

@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 
+import numpy as np
 import pandas as pd
 from lumibot.backtesting import PandasDataBacktesting
 from lumibot.entities import Asset, Data
@@ -33,8 +34,8 @@ def make_run(frames: dict[str, pd.DataFrame]):
         df.index = pd.DatetimeIndex(df.index).tz_localize("America/New_York")
         asset = Asset(sym, asset_type="stock")
         pandas_data[asset] = Data(asset, df, timestep="day")
-        rsi = rule.tail_rsi(f["close"].to_numpy()[:, None])[:, 0]
-        signals[sym] = pd.Series(rsi, index=f.index.date)
+        close = f["close"].to_numpy()
+        signals[sym] = (f.index.values.astype("datetime64[D]"), rule.tail_rsi(close[:, None])[:, 0], close)
 
     class SimpleRule(Strategy):
         def initialize(self):
@@ -42,15 +43,14 @@ def make_run(frames: dict[str, pd.DataFrame]):
             self.set_market("NYSE")
 
         def on_trading_iteration(self):
-            today = self.get_datetime().date()
-            for sym, rsi in signals.items():
-                past = rsi[rsi.index < today]
-                if past.empty or not past.iloc[-1] < rule.OVERSOLD or self.get_position(sym) is not None:
+            today = np.datetime64(self.get_datetime().date(), "D")
+            for sym, (days, rsi, close) in signals.items():
+                i = int(np.searchsorted(days, today)) - 1  # the last session before today
+                if i < 0 or not rsi[i] < rule.OVERSOLD or self.get_position(sym) is not None:
                     continue
                 if any(o.asset.symbol == sym and o.is_active() for o in self.get_orders()):
                     continue
-                close = float(frames[sym]["close"][frames[sym].index.date < today].iloc[-1])
-                qty, tp, sl = rule.bracket(close)
+                qty, tp, sl = rule.bracket(float(close[i]))
                 if qty:
                     self.submit_order(self.create_order(sym, qty, "buy", order_class="bracket",
                                                         secondary_limit_price=tp, secondary_stop_price=sl))
