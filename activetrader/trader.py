@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -211,18 +210,16 @@ class Trader:
         iteration_id = f"it-{now:%Y%m%dT%H%M%SZ}"
         if self.journal is not None:
             self.journal.begin_iteration(iteration_id, now.isoformat(), dry_run=dry_run, mode=self.mode)
-        with self._abandon_on_error(iteration_id):
-            return self._iterate(iteration_id, now, dry_run, errors)
-
-    @contextmanager
-    def _abandon_on_error(self, entry_id: str):
-        """Journal the entry as abandoned (not left "running") if the block raises; re-raise."""
         try:
-            yield
+            return self._iterate(iteration_id, now, dry_run, errors)
         except BaseException as exc:
-            if self.journal is not None and not self.journal.closed:
-                self.journal.abandon_iteration(entry_id, f"{type(exc).__name__}: {exc}"[:500])
+            self._abandon(iteration_id, exc)
             raise
+
+    def _abandon(self, entry_id: str, exc: BaseException) -> None:
+        """Journal the entry as abandoned by ``exc`` (not left "running")."""
+        if self.journal is not None and not self.journal.closed:
+            self.journal.abandon_iteration(entry_id, f"{type(exc).__name__}: {exc}"[:500])
 
     def _journal_intents(self, entry_id: str, intents) -> None:
         if self.journal is not None:
@@ -332,9 +329,12 @@ class Trader:
             self.journal.begin_iteration(entry_id, now.isoformat(), mode=source)
         self._journal_intents(entry_id, intents)
         executor = _Executor(self, entry_id, now, outcomes)
-        with self._abandon_on_error(entry_id):
+        try:
             for seq, intent in enumerate(intents):
                 executor.run(seq, intent)
+        except BaseException as exc:
+            self._abandon(entry_id, exc)
+            raise
         if self.journal is not None:
             self.journal.end_iteration(entry_id, {"source": source, "orders": len(outcomes)})
         return tuple(outcomes)
