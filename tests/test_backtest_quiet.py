@@ -11,17 +11,22 @@ plan had an intent must be one the skipping run also ran.
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
+from alpaca.trading.requests import MarketOrderRequest, StopLossRequest, TakeProfitRequest
+
 from activetrader import Settings, backtest
+from activetrader.broker import SimBroker
 from activetrader.backtest.quiet import wake_mask
 from activetrader.market import HistoricalMarket, MarketCalendar, SimulatedMarket
 from activetrader.strategy import CombinedStrategy, ProtectPosition, RsiBracket, Wake
 
+NY = "America/New_York"
 REAL_SYMBOLS = ("AAPL", "AMZN", "JNJ", "JPM", "KO", "MSFT", "NVDA", "TSLA", "XOM", "SPY")
 
 
@@ -137,8 +142,12 @@ def test_quiet_rule_that_never_wakes_skips_every_iteration_and_trades_nothing():
 
 
 def test_quiet_strategy_without_rule_runs_every_iteration():
-    """January 2024 has 21 sessions from the 2nd (MLK day off), February 20 (Presidents Day)."""
-    r = backtest(SimulatedMarket(seed=7), CombinedStrategy(), start="2024-01-02", end="2024-02-29", progress=False)
+    """January 2024 has 21 sessions from the 2nd (MLK day off), February 20 (Presidents Day).
+    With trailing stops, CombinedStrategy has no wake rule (a stop may move at any new high)."""
+    s = Settings()
+    s.bracket.trailing_stop_pct = 0.05
+    assert CombinedStrategy().wake({}, s) is None
+    r = backtest(SimulatedMarket(seed=7), CombinedStrategy(), s, start="2024-01-02", end="2024-02-29", progress=False)
     assert r.skipped == 0 and len(r.reports) == r.stats["iterations"] == 41
     assert "skipped" not in repr(r)
 
@@ -163,3 +172,166 @@ def test_quiet_bad_wake_rule_is_refused_naming_what_is_wrong(value, error, words
     with pytest.raises(error) as e:
         backtest(SimulatedMarket(seed=7), _Returns(value), start="2024-01-02", end="2024-01-31", progress=False)
     assert words in str(e.value)
+
+
+# ---------------------------------------------------------------- CombinedStrategy's rule
+def _combined_settings() -> Settings:
+    """Thresholds that make every step of the combined strategy act often on a simulated year:
+    oversold at 40 (entries), bearish when 2 of the 5 sentiment names are above 62 (hedges),
+    entries of 9% under a 10% position cap (a rise of a tenth trims), default 5% / 15% levels."""
+    s = Settings()
+    s.entry.oversold, s.entry.position_pct = 40.0, 0.09
+    s.hedge.overbought, s.hedge.bearish_ratio = 62.0, 0.4
+    s.rebalance.max_position_pct = 0.1
+    return s
+
+
+def _intent_kinds(result) -> set[str]:
+    return {type(i).__name__ + ("/hedge" if getattr(i, "purpose", "") == "hedge" else "")
+            for r in result.reports for i in r.plan.intents}
+
+
+def test_quiet_combined_real_daily_ten_years_same_run_as_every_iteration(real_data_dir):
+    """The benchmark's run: 13 real stocks + SH + SPY, 2015-2024, default settings. Entries,
+    exits at the levels, hedges and trims all happen, and the skipping run equals the full one
+    order for order and cent for cent, while most mornings are skipped."""
+    names = ("AAPL", "MSFT", "GOOGL", "AMZN", "META", "NVDA", "TSLA", "JPM", "JNJ", "XOM", "KO", "WMT", "UNH")
+    market = HistoricalMarket({s: pd.read_csv(real_data_dir / f"{s}.csv") for s in (*names, "SH", "SPY")})
+    s = Settings()
+    s.entry.watchlist = list(names)
+    every, quiet = _both(market, CombinedStrategy(), s, start="2015-01-01", end="2024-12-31")
+    assert_same_run(every, quiet)
+    assert {"EnterBracket", "EnterBracket/hedge", "TrimPosition"} <= _intent_kinds(every)
+    assert quiet.skipped > 0.7 * quiet.stats["iterations"]
+
+
+@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), hourly=st.booleans(), cap=st.sampled_from([0.1, 0.12, 0.2]),
+       ratio=st.sampled_from([0.2, 0.4, 0.6]), tif=st.sampled_from(["gtc", "day"]),
+       same_bar=st.sampled_from(["worst", "best", "path"]))
+def test_quiet_combined_random_markets_same_run_as_every_iteration(seed, hourly, cap, ratio, tif, same_bar):
+    """Random simulated markets, daily or hourly, with caps that trim, ratios that hedge, exit
+    legs that live a day (expiring every close: woken by the cancel to re-protect) or until
+    cancelled: the skipping run equals the full one."""
+    market = SimulatedMarket(seed=seed, start="2023-01-03", end="2023-12-29", timeframe="1Hour" if hourly else "1Day")
+    s = _combined_settings()
+    s.rebalance.max_position_pct, s.hedge.bearish_ratio, s.bracket.time_in_force = cap, ratio, tif
+    every, quiet = _both(market, CombinedStrategy(), s, start="2023-07-03",
+                         end="2023-09-29" if hourly else "2023-12-28", every="1h" if hourly else "1d",
+                         same_bar=same_bar)
+    assert_same_run(every, quiet)
+
+
+class _NoCapRule(CombinedStrategy):
+    """The rule without its account condition (a wrong rule: it misses the trims)."""
+
+    def wake(self, closes, settings, **kwargs):
+        return dataclasses.replace(super().wake(closes, settings), max_weight=None)
+
+
+class _NoHedgeRule(CombinedStrategy):
+    """The rule without the inverse ETF's bearish flags (a wrong rule: it misses the hedges)."""
+
+    def wake(self, closes, settings, **kwargs):
+        rule = super().wake(closes, settings)
+        return dataclasses.replace(rule, signals={k: v for k, v in rule.signals.items() if k != "SH"})
+
+
+def _orders_coded(result, code: str) -> int:
+    """Orders the Trader sent for one kind of intent (its client order ids read at-TIME-CODE-SYMBOL)."""
+    return sum(f"-{code}-" in str(c) for c in result.orders.get("client_order_id", ()))
+
+
+def test_quiet_combined_each_part_of_the_rule_is_needed():
+    """Seed 0's simulated year (2023) with the busy thresholds: every step acts. Dropping the
+    position-cap condition from the rule loses trims. With entries and trims off (only the
+    hedge can act), dropping the hedge's flags loses hedges (SH is not on the watchlist): each
+    part wakes iterations the plan needs."""
+    market = SimulatedMarket(seed=0, start="2023-01-03", end="2023-12-29")
+    s = _combined_settings()
+    kw = dict(start="2023-03-01", end="2023-12-28", progress=False)
+    every, quiet = _both(market, CombinedStrategy(), s, start="2023-03-01", end="2023-12-28")
+    assert_same_run(every, quiet)
+    assert {"EnterBracket", "EnterBracket/hedge", "TrimPosition", "ProtectPosition"} <= _intent_kinds(every)
+    assert "SH" not in s.entry.watchlist
+    no_cap = backtest(market, _NoCapRule(), s, **kw)
+    trims = _orders_coded(every, "t")
+    assert trims > 0 and _orders_coded(no_cap, "t") < trims
+    s.entry.enabled = s.rebalance.enabled = False
+    hedge_only, no_hedge = backtest(market, CombinedStrategy(), s, **kw), backtest(market, _NoHedgeRule(), s, **kw)
+    hedges = _orders_coded(hedge_only, "h")
+    assert hedges > 0 and _orders_coded(no_hedge, "h") < hedges
+
+
+def test_quiet_combined_sentiment_on_another_grid_counts_while_the_etf_bar_is_last():
+    """SH has bars on Mondays, Wednesdays and Fridays only, the sentiment names every session
+    (another time grid): while SH's Monday bar is its last complete one, the sentiment names'
+    Monday and Tuesday bars are theirs in turn, and a Tuesday turning bearish must wake the
+    Tuesday-evening iteration. The skipping run equals the full one, hedges included."""
+    days = MarketCalendar("2023-01-03", "2024-06-28").sessions_between("2023-01-03", "2024-06-28")
+    sparse = days[days.day_of_week.isin([0, 2, 4])]
+    frames = {sym: _walk(days, k) for k, sym in enumerate(("AAPL", "MSFT", "GOOGL", "NVDA", "TSLA"))}
+    frames |= {"SH": _walk(sparse, 9), "KO": _walk(days, 10)}
+    market = HistoricalMarket(frames)
+    s = _combined_settings()
+    s.entry.watchlist = ["KO"]
+    s.entry.lookback_bars = 42
+    every, quiet = _both(market, CombinedStrategy(), s, start="2023-09-01", end="2024-06-28")
+    assert_same_run(every, quiet)
+    assert "EnterBracket/hedge" in _intent_kinds(every) and quiet.skipped > 0
+
+
+def test_quiet_combined_subclass_overriding_a_step_has_no_rule_but_a_veto_keeps_it():
+    """A subclass that overrides a step may add intents the rule knows nothing of: no rule.
+    ``confidence`` and ``filter_entry`` can only veto entries the rule already wakes for."""
+    class MyHedge(CombinedStrategy):
+        def hedge(self, d):
+            super().hedge(d)
+
+    class Picky(CombinedStrategy):
+        def filter_entry(self, symbol, **kwargs):
+            return symbol != "TSLA"
+
+    s = Settings()
+    closes = _closes_of(SimulatedMarket(seed=3), s)
+    assert MyHedge().wake(closes, s) is None
+    assert isinstance(Picky().wake(closes, s), Wake) and isinstance(CombinedStrategy().wake(closes, s), Wake)
+
+
+def _closes_of(market, settings):
+    from activetrader.backtest.quiet import daily_closes
+    return daily_closes(market.fork(), CombinedStrategy().universe(settings))
+
+
+def test_quiet_bad_max_weight_is_refused_naming_it():
+    class Bad(CombinedStrategy):
+        def wake(self, closes, settings, **kwargs):
+            return dataclasses.replace(super().wake(closes, settings), max_weight=-1)
+
+    with pytest.raises(ValueError, match=r"Bad.wake\(\): max_weight=-1 is not allowed"):
+        backtest(SimulatedMarket(seed=7), Bad(), start="2024-01-02", end="2024-01-31", progress=False)
+
+
+def test_quiet_exit_that_closes_the_position_is_no_cancel_event_but_a_cancel_is():
+    """Daily bars: March 4 closes at 100; March 5 opens at 100 (the bracket buy of 10 AAA fills,
+    take-profit 115 / stop 95 start working) and trades up to 120, so the take-profit fills and
+    the stop is cancelled with it. The position is closed, nothing is left unprotected: no event
+    for a wake rule (``ended_unfilled`` stays 0). Then a bracket buy (at 116: take-profit 130 /
+    stop 110) cancelled by the user ends unfilled with its two legs: three events."""
+    days = pd.DatetimeIndex(["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07"])
+    bars = pd.DataFrame({"date": days, "open": [100.0, 100.0, 116.0, 116.0], "high": [100.0, 120.0, 117.0, 117.0],
+                         "low": [100.0, 99.0, 115.0, 115.0], "close": [100.0, 116.0, 116.0, 116.0], "volume": 1e6})
+    broker = SimBroker(HistoricalMarket({"AAA": bars}), cash=10_000, start=pd.Timestamp("2024-03-05 09:00", tz=NY))
+
+    def bracket(tp, sl):
+        return broker.submit_order(MarketOrderRequest(symbol="AAA", qty=10, side="buy", time_in_force="gtc",
+                                                      order_class="bracket",
+                                                      take_profit=TakeProfitRequest(limit_price=tp),
+                                                      stop_loss=StopLossRequest(stop_price=sl)))
+    bracket(115.0, 95.0)
+    broker.advance_to(pd.Timestamp("2024-03-06 09:00", tz=NY))
+    assert [(f.side, f.price) for f in broker.fills] == [("buy", 100.0), ("sell", 115.0)]
+    assert not broker.get_all_positions() and broker.ended_unfilled == 0
+    order = bracket(130.0, 110.0)
+    broker.cancel_order_by_id(order.id)
+    assert broker.ended_unfilled == 3

@@ -181,7 +181,8 @@ class Engine:
         self._seq = 0
         self._next_expiry_ns = _NEVER  # earliest expiry among working orders: skip scans before it
         self.fills: list[Fill] = []
-        #: Orders cancelled or expired so far (a backtest wakes a strategy after one; backtest.run).
+        #: Orders cancelled or expired so far (a backtest wakes a strategy after one; backtest.run),
+        #: not counting an exit leg cancelled because its sibling filled and closed the position.
         self.ended_unfilled = 0
         self.realized_pl = 0.0
         self._now_ns = to_ns(start) if start is not None else int(market.start.value) - 1_000
@@ -480,9 +481,10 @@ class Engine:
         self._unwork(od)
         self.fills.append(Fill(from_ns(ns), od.id, od.symbol, od.side, qty, price, realized))
         if od.role in ("take_profit", "stop_loss"):  # one exit filled: the other is cancelled (§1)
+            closed = od.symbol not in self._positions  # then no share is left unprotected by it
             for sib in self._group(od):
                 if sib is not od and sib.is_open:
-                    self._cancel_one(sib, ns)
+                    self._cancel_one(sib, ns, counted=not closed)
 
     def _activate_legs(self, parent: SimOrder, ns: int) -> list[SimOrder]:
         """The entry filled completely: its legs start working (TP `new`, SL stays `held`)."""
@@ -543,9 +545,9 @@ class Engine:
         top = self._orders[od.group_id]
         return [top] + [self._orders[i] for i in top.leg_ids]
 
-    def _cancel_one(self, od: SimOrder, ns: int, event: str = "cancel") -> None:
+    def _cancel_one(self, od: SimOrder, ns: int, event: str = "cancel", counted: bool = True) -> None:
         od.apply(event, ns)
-        self.ended_unfilled += 1
+        self.ended_unfilled += counted
         self._unwork(od)
 
     def _end_group_member(self, od: SimOrder, event: str, ns: int) -> None:
@@ -668,6 +670,18 @@ class Engine:
         5000.0
         """
         return cents(self._cash + self._market_value())
+
+    def largest_position_value(self) -> float:
+        """The market value of the largest position at its last price (0.0 when flat), as
+        ``native_positions()`` prices it (a backtest asks this of a wake rule's ``max_weight``).
+
+        >>> from activetrader.market import SimulatedMarket
+        >>> Engine(SimulatedMarket(seed=7)).largest_position_value()
+        0.0
+        """
+        prices, look_up = self._prices_now(), self._look_up_price
+        return max([p.qty * (look_up(s, prices) if (price := prices.get(s)) is None else price)
+                    for s, p in self._positions.items()], default=0.0)
 
     def holds(self, symbol: str) -> bool:
         """True when the account holds ``symbol`` or has an open buy order for it (a backtest

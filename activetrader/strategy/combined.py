@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+import numpy as np
+
 from activetrader.settings import Settings
 
 from .base import Strategy
@@ -20,6 +22,7 @@ from .intents import ExitPosition, Plan, ProtectPosition, RaiseStop, TrimPositio
 from .levels import MIN_DISTANCE, fmt_price, round_price
 from .snapshot import PositionView
 from .trailing import ratchet, trailable_stops
+from .wake import Wake, during, rsi_flags
 
 _EPS = 1e-9
 
@@ -85,6 +88,65 @@ class CombinedStrategy(Strategy):
         if settings.entry.enabled:
             self.enter(draft)
         return draft.plan()
+
+    #: What :meth:`wake` reasons about: a subclass that overrides one of these gets no rule.
+    #: ``confidence`` and ``filter_entry`` are not here: they can only veto an entry.
+    WAKE_READS: ClassVar[tuple[str, ...]] = ("propose", "protect", "trail", "rebalance", "hedge", "enter",
+                                             "on_plan")
+
+    def wake(self, closes, settings, **kwargs: Any) -> Wake | None:
+        """When the plan may be non-empty, for a backtest to skip the other iterations.
+
+        Step by step: **enter** only where a watchlist name not held may be oversold, by the
+        entry RSI the decision reads (:func:`~activetrader.strategy.wake.rsi_flags`);
+        **hedge** only while the inverse ETF is not held and the sentiment symbols may be
+        bearish (each one's overbought flags, seen on the ETF's bars, counted against
+        ``bearish_ratio``); **rebalance** only when a position is at or above
+        ``max_position_pct`` of equity (``Wake.max_weight``, checked on the account);
+        **protect** only a position without its exit legs, which are lost by a cancel or an
+        expiry (``on_cancel``) or a refused order (the backtest retries after one). Trailing
+        stops move with every new high: with ``trailing_stop_pct`` set there is no rule, nor
+        for a subclass that overrides a step (:attr:`WAKE_READS`).
+
+        >>> import numpy as np
+        >>> from activetrader.settings import Settings
+        >>> from activetrader.strategy.wake import DailyCloses
+        >>> s = Settings(); s.entry.watchlist = ["ABC"]; s.hedge.sentiment_symbols = ["SPY"]
+        >>> day = 86_400_000_000_000
+        >>> t = np.arange(120) * day
+        >>> up = DailyCloses(t, t + day // 2, np.linspace(100, 160, 120))      # a steady climb
+        >>> rule = CombinedStrategy().wake({"ABC": up, "SPY": up, "SH": up}, s)
+        >>> int(rule.signals["ABC"][100:-1].sum()), bool(rule.signals["SH"][100:-1].all()), rule.max_weight
+        (0, True, 0.15)
+        >>> s.bracket.trailing_stop_pct = 0.05
+        >>> CombinedStrategy().wake({"ABC": up, "SPY": up, "SH": up}, s) is None
+        True
+        """
+        cls = type(self)
+        if (settings.bracket.trailing_stop_pct is not None
+                or any(name in vars(self) or getattr(cls, name) is not getattr(CombinedStrategy, name)
+                       for name in self.WAKE_READS)):
+            return None
+        e, h = settings.entry, settings.hedge
+        signals = rsi_flags(closes, e.watchlist, settings, e.rsi_period, below=e.oversold) if e.enabled else {}
+        etf = closes.get(h.inverse_etf)
+        if h.enabled and etf is not None:  # without bars the ETF has no price: the hedge cannot buy
+            bearish = self._bearish_flags(closes, settings, etf)
+            signals[h.inverse_etf] = signals[h.inverse_etf] | bearish if h.inverse_etf in signals else bearish
+        cap = settings.rebalance.max_position_pct if settings.rebalance.enabled else None
+        return Wake(signals, on_cancel=True, flat_only=True, max_weight=cap)  # flat_only: held or bought is busy
+
+    @staticmethod
+    def _bearish_flags(closes, settings, etf) -> np.ndarray:
+        """Per bar of the inverse ETF: True where :meth:`hedge` may find the market bearish.
+        Each sentiment symbol's overbought flags count while the ETF's bar is the last
+        complete one, and a symbol without bars never counts (its RSI is None)."""
+        h = settings.hedge
+        names = list(dict.fromkeys(h.sentiment_symbols))
+        hot = np.zeros(len(etf.close), dtype=np.int64)
+        for sym, flags in rsi_flags(closes, names, settings, h.rsi_period, above=h.overbought).items():
+            hot += during(closes[sym], flags, etf)
+        return hot >= (h.bearish_ratio - _EPS) * len(names) - 1e-6
 
     # -- step 1 ----------------------------------------------------------------------------
     def protect(self, d: Draft) -> None:

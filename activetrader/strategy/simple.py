@@ -39,10 +39,9 @@ from typing import Any
 from .base import Strategy
 from .caps import whole
 from .draft import Draft
-from .indicators import windowed_rsi
 from .intents import ExitPosition, Plan, ProtectPosition
 from .levels import MIN_DISTANCE, bracket_levels, fmt_price, round_price
-from .wake import Wake, by_grid, full_windows, rsi_window
+from .wake import Wake, rsi_flags
 
 _EPS = 1e-9
 
@@ -110,13 +109,8 @@ class RsiBracket(Strategy):
         >>> bool(flags[:41].all())                              # fewer than 42 closes: always awake
         True
         """
-        e = settings.entry
-        window = rsi_window(settings, e.rsi_period)  # as the decision reads it
-        signals = {}
-        for names, grid in by_grid(closes, e.watchlist):  # a name without bars has no RSI: no entry
-            unsure = ~full_windows(grid, window, settings)[:, None]
-            flags = unsure | ~(windowed_rsi(grid.close, window, e.rsi_period) >= e.oversold + 1e-6)  # NaN wakes
-            signals.update(zip(names, flags.T))
+        e = settings.entry  # a name without bars has no RSI: no entry
+        signals = rsi_flags(closes, e.watchlist, settings, e.rsi_period, below=e.oversold)
         return Wake(signals, on_cancel=True, flat_only=True)  # a held (or bought) name is not a candidate
 
     def _reprotect(self, d: Draft, p) -> None:

@@ -32,6 +32,8 @@ import numpy as np
 
 from activetrader.settings import Settings
 
+from .indicators import windowed_rsi
+
 _DAY_NS = 86_400_000_000_000
 
 
@@ -53,14 +55,19 @@ class Wake:
     ``flat_only`` a signal counts only while the account neither holds the symbol nor has an
     open buy order for it (a rule of one position per symbol). A backtest runs an iteration
     when a symbol signals, and also after a fill (``on_fill``) or an order that ended unfilled,
-    i.e. was cancelled or expired (``on_cancel``) since the last iteration it ran, and after an
-    iteration with a refused order or an error (a retry may be due).
+    i.e. was cancelled or expired (``on_cancel``; not the exit leg cancelled because its sibling
+    filled and closed the position: nothing is left to protect) since the last iteration it
+    ran, and after an iteration with a refused order or an error (a retry may be due). With ``max_weight`` (a
+    fraction of equity, e.g. a rebalance cap) it also runs whenever a position's market value
+    is within a cent of that fraction of the account's equity, or above it: a condition of the
+    account, not of the bars, so the backtest checks it at every iteration time.
     """
 
     signals: Mapping[str, np.ndarray] = field(default_factory=dict)
     on_fill: bool = False
     on_cancel: bool = True
     flat_only: bool = False
+    max_weight: float | None = None
 
 
 def rsi_window(settings: Settings, period: int) -> int:
@@ -118,4 +125,56 @@ def by_grid(closes: Mapping[str, DailyCloses], symbols) -> list[tuple[tuple[str,
     return [(tuple(names), DailyCloses(bars.label, bars.end, np.column_stack([closes[s].close for s in names])))
             for bars, names in groups.values()]
 
-__all__ = ["DailyCloses", "Wake", "by_grid", "decision_days", "full_windows", "rsi_window"]
+
+def rsi_flags(closes: Mapping[str, DailyCloses], symbols, settings: Settings, period: int, *,
+              below: float | None = None, above: float | None = None) -> dict[str, np.ndarray]:
+    """Per symbol with bars, per daily bar: True where the RSI(``period``) a decision reads with
+    that bar last complete may be below ``below`` (or above ``above``). That is the windowed RSI
+    of :func:`rsi_window` closes (:func:`~activetrader.strategy.indicators.windowed_rsi`, the
+    decision's number to ~1e-13) within 1e-6 of the threshold or past it, no RSI at all (NaN),
+    or a window the decision may see only in part (:func:`full_windows`): a rule is never sure
+    there. Computed once per time grid (:func:`by_grid`).
+
+    >>> day = _DAY_NS
+    >>> close = np.r_[np.linspace(100, 120, 60), np.linspace(120, 90, 20)]   # up, then down
+    >>> bars = DailyCloses(np.arange(80) * day, np.arange(80) * day + day // 2, close)
+    >>> s = Settings(); s.entry.lookback_bars = 42
+    >>> [int(i) for i in np.flatnonzero(rsi_flags({"A": bars}, ["A"], s, 14, below=30)["A"][41:])][:3]
+    [25, 26, 27]
+    >>> bool(rsi_flags({"A": bars}, ["A"], s, 14, above=70)["A"][41:60].all())   # overbought on the way up
+    True
+    """
+    if (below is None) == (above is None):
+        raise ValueError("rsi_flags needs exactly one of below= or above=")
+    window = rsi_window(settings, period)  # as the decision reads it
+    out: dict[str, np.ndarray] = {}
+    for names, grid in by_grid(closes, symbols):
+        rsi = windowed_rsi(grid.close, window, period)
+        past = ~(rsi >= below + 1e-6) if below is not None else ~(rsi <= above - 1e-6)  # NaN counts
+        flags = ~full_windows(grid, window, settings)[:, None] | past
+        out.update(zip(names, flags.T))
+    return out
+
+
+def during(bars: DailyCloses, flags: np.ndarray, onto: DailyCloses) -> np.ndarray:
+    """``flags`` over ``bars`` seen on another symbol's bars: per bar ``j`` of ``onto``, True
+    when some bar that is the last complete one of ``bars`` at a moment while bar ``j`` is the
+    last complete one of ``onto`` (from its end to just before the next one's) is flagged.
+
+    >>> a = DailyCloses(np.arange(4), np.array([10, 20, 30, 40]), np.ones(4))
+    >>> b = DailyCloses(np.arange(2), np.array([15, 35]), np.ones(2))
+    >>> during(a, np.array([False, True, False, False]), b).tolist()   # bar 1 of a ends at 20, within b's [15, 35)
+    [True, False]
+    >>> during(a, np.array([True, False, False, False]), a).tolist()   # the same grid: the flags themselves
+    [True, False, False, False]
+    """
+    if np.array_equal(bars.end, onto.end):
+        return np.array(flags, dtype=bool)
+    lo = np.searchsorted(bars.end, onto.end, side="right") - 1  # when bar j of onto completes
+    until = np.append(onto.end[1:] - 1, np.iinfo(np.int64).max)  # just before bar j + 1 does
+    hi = np.searchsorted(bars.end, until, side="right") - 1
+    seen = np.concatenate(([0], np.cumsum(flags, dtype=np.int64)))  # -1: no bar complete, no flag
+    return seen[hi + 1] > seen[np.maximum(lo, 0)]
+
+
+__all__ = ["DailyCloses", "Wake", "by_grid", "decision_days", "during", "full_windows", "rsi_flags", "rsi_window"]
