@@ -205,17 +205,22 @@ def test_quiet_combined_real_daily_ten_years_same_run_as_every_iteration(real_da
     assert quiet.skipped > 0.7 * quiet.stats["iterations"]
 
 
-@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), hourly=st.booleans(), cap=st.sampled_from([0.1, 0.12, 0.2]),
        ratio=st.sampled_from([0.2, 0.4, 0.6]), tif=st.sampled_from(["gtc", "day"]),
-       same_bar=st.sampled_from(["worst", "best", "path"]))
-def test_quiet_combined_random_markets_same_run_as_every_iteration(seed, hourly, cap, ratio, tif, same_bar):
-    """Random simulated markets, daily or hourly, with caps that trim, ratios that hedge, exit
-    legs that live a day (expiring every close: woken by the cancel to re-protect) or until
-    cancelled: the skipping run equals the full one."""
+       same_bar=st.sampled_from(["worst", "best", "path"]), etf=st.sampled_from(["SH", "SQQQ", "SPXS"]),
+       steps=st.sampled_from([(True, True, True), (False, True, True), (True, False, True), (True, True, False)]))
+def test_quiet_combined_random_markets_same_run_as_every_iteration(seed, hourly, cap, ratio, tif, same_bar, etf,
+                                                                     steps):
+    """Random simulated markets, daily or hourly, with caps that trim, ratios that hedge with
+    any of the inverse ETFs, exit legs that live a day (expiring every close: woken by the
+    cancel to re-protect) or until cancelled, and with entries, the hedge or the rebalance
+    switched off in turn: the skipping run equals the full one."""
     market = SimulatedMarket(seed=seed, start="2023-01-03", end="2023-12-29", timeframe="1Hour" if hourly else "1Day")
     s = _combined_settings()
     s.rebalance.max_position_pct, s.hedge.bearish_ratio, s.bracket.time_in_force = cap, ratio, tif
+    s.hedge.inverse_etf = etf
+    s.entry.enabled, s.hedge.enabled, s.rebalance.enabled = steps
     every, quiet = _both(market, CombinedStrategy(), s, start="2023-07-03",
                          end="2023-09-29" if hourly else "2023-12-28", every="1h" if hourly else "1d",
                          same_bar=same_bar)
