@@ -86,7 +86,7 @@ class _EngineCache:
     position_parts: dict = field(default_factory=dict)
     # -- dropped by a fill
     #: (clock, long market value at it)
-    market_value: tuple = (None, 0.0)
+    market_value: tuple = (None, 0.0, 0.0)
     #: the held symbols, sorted
     position_symbols: list | None = None
     # --
@@ -456,7 +456,7 @@ class Engine:
     def _fill(self, od: SimOrder, price: float, ns: int) -> None:
         qty = od.qty if od.qty is not None else round(od.notional / price, 9)
         pos = self._positions.get(od.symbol)
-        self._c.market_value, self._c.position_symbols = (None, 0.0), None
+        self._c.market_value, self._c.position_symbols = (None, 0.0, 0.0), None
         self._c.position_parts.pop(od.symbol, None)
         realized = 0.0
         if od.side == "buy":
@@ -612,14 +612,18 @@ class Engine:
 
     # ------------------------------------------------------------------ account
     def _market_value(self) -> float:
+        return self._position_values()[1]
+
+    def _position_values(self) -> tuple:
+        """``(clock, long market value, largest position's value)``, kept per clock tick."""
         hit = self._c.market_value  # dropped by a fill (_fill); prices change only with the clock
         if hit[0] != self._now_ns:
             prices, look_up = self._prices_now(), self._look_up_price  # last_price inlined: runs every step
+            values = [p.qty * (look_up(s, prices) if (price := prices.get(s)) is None else price)
+                      for s, p in self._positions.items()]
             # sum(): Python 3.12 sums floats with compensation, which a += loop would not repeat
-            value = sum([p.qty * (look_up(s, prices) if (price := prices.get(s)) is None else price)
-                         for s, p in self._positions.items()])
-            hit = self._c.market_value = (self._now_ns, value)
-        return hit[1]
+            hit = self._c.market_value = (self._now_ns, sum(values), max(values, default=0.0))
+        return hit
 
     def _reserved(self) -> float:
         """Buying power held by open buy orders (§11)."""
@@ -679,9 +683,7 @@ class Engine:
         >>> Engine(SimulatedMarket(seed=7)).largest_position_value()
         0.0
         """
-        prices, look_up = self._prices_now(), self._look_up_price
-        return max([p.qty * (look_up(s, prices) if (price := prices.get(s)) is None else price)
-                    for s, p in self._positions.items()], default=0.0)
+        return self._position_values()[2]
 
     def holds(self, symbol: str) -> bool:
         """True when the account holds ``symbol`` or has an open buy order for it (a backtest
