@@ -141,13 +141,17 @@ def test_quiet_rule_that_never_wakes_skips_every_iteration_and_trades_nothing():
     assert "skipped as quiet" in repr(deaf)
 
 
+class _OwnHedge(CombinedStrategy):
+    """Overrides a step: the rule cannot know what it proposes, so there is none."""
+
+    def hedge(self, d):
+        super().hedge(d)
+
+
 def test_quiet_strategy_without_rule_runs_every_iteration():
-    """January 2024 has 21 sessions from the 2nd (MLK day off), February 20 (Presidents Day).
-    With trailing stops, CombinedStrategy has no wake rule (a stop may move at any new high)."""
-    s = Settings()
-    s.bracket.trailing_stop_pct = 0.05
-    assert CombinedStrategy().wake({}, s) is None
-    r = backtest(SimulatedMarket(seed=7), CombinedStrategy(), s, start="2024-01-02", end="2024-02-29", progress=False)
+    """January 2024 has 21 sessions from the 2nd (MLK day off), February 20 (Presidents Day)."""
+    assert _OwnHedge().wake({}, Settings()) is None
+    r = backtest(SimulatedMarket(seed=7), _OwnHedge(), start="2024-01-02", end="2024-02-29", progress=False)
     assert r.skipped == 0 and len(r.reports) == r.stats["iterations"] == 41
     assert "skipped" not in repr(r)
 
@@ -209,18 +213,21 @@ def test_quiet_combined_real_daily_ten_years_same_run_as_every_iteration(real_da
 @given(seed=st.integers(0, 10_000), hourly=st.booleans(), cap=st.sampled_from([0.1, 0.12, 0.2]),
        ratio=st.sampled_from([0.2, 0.4, 0.6]), tif=st.sampled_from(["gtc", "day"]),
        same_bar=st.sampled_from(["worst", "best", "path"]), etf=st.sampled_from(["SH", "SQQQ", "SPXS"]),
-       steps=st.sampled_from([(True, True, True), (False, True, True), (True, False, True), (True, True, False)]))
+       steps=st.sampled_from([(True, True, True), (False, True, True), (True, False, True), (True, True, False)]),
+       trail=st.sampled_from([None, None, 0.02, 0.05, 0.1]))
 def test_quiet_combined_random_markets_same_run_as_every_iteration(seed, hourly, cap, ratio, tif, same_bar, etf,
-                                                                     steps):
+                                                                     steps, trail):
     """Random simulated markets, daily or hourly, with caps that trim, ratios that hedge with
     any of the inverse ETFs, exit legs that live a day (expiring every close: woken by the
-    cancel to re-protect) or until cancelled, and with entries, the hedge or the rebalance
-    switched off in turn: the skipping run equals the full one."""
+    cancel to re-protect) or until cancelled, with entries, the hedge or the rebalance
+    switched off in turn, and with or without trailing stops (tight to wide): the skipping run
+    equals the full one."""
     market = SimulatedMarket(seed=seed, start="2023-01-03", end="2023-12-29", timeframe="1Hour" if hourly else "1Day")
     s = _combined_settings()
     s.rebalance.max_position_pct, s.hedge.bearish_ratio, s.bracket.time_in_force = cap, ratio, tif
     s.hedge.inverse_etf = etf
     s.entry.enabled, s.hedge.enabled, s.rebalance.enabled = steps
+    s.bracket.trailing_stop_pct = trail
     every, quiet = _both(market, CombinedStrategy(), s, start="2023-07-03",
                          end="2023-09-29" if hourly else "2023-12-28", every="1h" if hourly else "1d",
                          same_bar=same_bar)
@@ -232,6 +239,30 @@ class _NoCapRule(CombinedStrategy):
 
     def wake(self, closes, settings, **kwargs):
         return dataclasses.replace(super().wake(closes, settings), max_weight=None)
+
+
+class _NoTrailRule(CombinedStrategy):
+    """The rule without its trailing condition (a wrong rule: it misses stop raises)."""
+
+    def wake(self, closes, settings, **kwargs):
+        return dataclasses.replace(super().wake(closes, settings), trail_pct=None)
+
+
+def test_quiet_combined_trailing_stops_real_daily_same_run_and_the_trail_condition_is_needed(real_data_dir):
+    """Five real stocks + SH + SPY, 2018-2020, stops trailing 5% below each new high: stop legs
+    are raised dozens of times, and the skipping run equals the full one. Without the rule's
+    trailing condition, raises on mornings nothing else wakes are lost."""
+    names = ("AAPL", "MSFT", "NVDA", "JPM", "XOM")
+    market = HistoricalMarket({s: pd.read_csv(real_data_dir / f"{s}.csv") for s in (*names, "SH", "SPY")})
+    s = Settings()
+    s.entry.watchlist = list(names)
+    s.bracket.trailing_stop_pct = 0.05
+    kw = dict(start="2018-01-02", end="2020-12-31")
+    every, quiet = _both(market, CombinedStrategy(), s, **kw)
+    assert_same_run(every, quiet)
+    raises = _orders_coded(every, "s")
+    assert raises > 30 and quiet.skipped > 0.3 * quiet.stats["iterations"]
+    assert _orders_coded(backtest(market, _NoTrailRule(), s, progress=False, **kw), "s") < raises
 
 
 class _NoHedgeRule(CombinedStrategy):
@@ -314,6 +345,16 @@ def test_quiet_bad_max_weight_is_refused_naming_it():
             return dataclasses.replace(super().wake(closes, settings), max_weight=-1)
 
     with pytest.raises(ValueError, match=r"Bad.wake\(\): max_weight=-1 is not allowed"):
+        backtest(SimulatedMarket(seed=7), Bad(), start="2024-01-02", end="2024-01-31", progress=False)
+
+
+def test_quiet_bad_trail_pct_is_refused_naming_it():
+    class Bad(CombinedStrategy):
+        def wake(self, closes, settings, **kwargs):
+            return dataclasses.replace(super().wake(closes, settings), trail_pct=1.5)
+
+    with pytest.raises(ValueError, match=r"Bad.wake\(\): trail_pct=1.5 is not allowed: use a fraction above 0 "
+                                         r"and below 1"):
         backtest(SimulatedMarket(seed=7), Bad(), start="2024-01-02", end="2024-01-31", progress=False)
 
 

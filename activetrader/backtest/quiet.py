@@ -39,10 +39,12 @@ def wake_mask(strategy: Strategy, settings, market, symbols, times_ns: np.ndarra
         return None
     if not isinstance(rule, Wake):
         raise TypeError(f"{type(strategy).__name__}.wake() returned {type(rule).__name__}, not a Wake or None")
-    w = rule.max_weight
-    if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0):
-        raise ValueError(f"{type(strategy).__name__}.wake(): max_weight={w!r} is not allowed: use a fraction "
-                         "of equity above 0 (e.g. 0.15), or None")
+    for name, example, top in (("max_weight", "0.15", None), ("trail_pct", "0.05", 1)):
+        w = getattr(rule, name)
+        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0
+                              or (top is not None and not w < top)):
+            raise ValueError(f"{type(strategy).__name__}.wake(): {name}={w!r} is not allowed: use a fraction "
+                             f"above 0{' and below 1' if top else ''} (e.g. {example}), or None")
     hits: list[list[str]] = [[] for _ in range(len(times_ns))]
     last_bar: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # per time grid (most symbols share one)
     for sym, flags in rule.signals.items():

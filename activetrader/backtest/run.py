@@ -141,17 +141,19 @@ def _replay(broker: SimBroker, trader: Trader, times_ns: list[int], wake, report
     With a rule, an iteration runs where a symbol signals (with ``flat_only``: a symbol the
     account neither holds nor has an open buy order for), after the events the rule names (a
     fill, an order cancelled or expired), while a position is at the rule's ``max_weight`` of
-    equity or above it, and after an iteration that had a refused order or an error."""
+    equity or above it, while a stop may be trailed up (``trail_pct``), and after an iteration
+    that had a refused order or an error."""
     hits, rule = wake if wake is not None else (None, None)
     ended, filled, retry = broker.ended_unfilled, len(broker.fills), False
-    weight = rule.max_weight if rule is not None else None
+    weight, trail = (rule.max_weight, rule.trail_pct) if rule is not None else (None, None)
     for k, t in enumerate(times_ns):
         broker.advance_to(t)
         if (rule is None or retry
                 or (hits[k] and (not rule.flat_only or not all(map(broker.holds, hits[k]))))
                 or (rule.on_cancel and broker.ended_unfilled != ended)
                 or (rule.on_fill and len(broker.fills) != filled)
-                or (weight is not None and broker.largest_position_value() > weight * broker.equity() - 0.01)):
+                or (weight is not None and broker.largest_position_value() > weight * broker.equity() - 0.01)
+                or (trail is not None and broker.stop_can_trail(trail))):
             r = trader.iteration()
             reports.append(r)
             values.append(r.portfolio_value)

@@ -685,6 +685,28 @@ class Engine:
         """
         return self._position_values()[2]
 
+    def stop_can_trail(self, trail_pct: float) -> bool:
+        """True when some working sell ``stop``/``stop_limit`` order's stop price is within a cent
+        of its symbol's last price x (1 - ``trail_pct``), or below it: a trailing rule that
+        ratchets stops up to that level may raise it (a backtest asks this of a wake rule's
+        ``trail_pct``). A stop leg waiting on its bracket entry is not working yet.
+
+        >>> from activetrader.market import SimulatedMarket
+        >>> Engine(SimulatedMarket(seed=7)).stop_can_trail(0.05)
+        False
+        """
+        prices, look_up, keep = self._prices_now(), self._look_up_price, 1.0 - trail_pct
+        for s, orders in self._working.items():
+            stops = [od.stop_price for od in orders
+                     if od.side == "sell" and od.type in ("stop", "stop_limit") and od.stop_price is not None]
+            if stops:
+                price = prices.get(s)
+                if price is None:
+                    price = look_up(s, prices)
+                if price * keep > min(stops) - 0.01:
+                    return True
+        return False
+
     def holds(self, symbol: str) -> bool:
         """True when the account holds ``symbol`` or has an open buy order for it (a backtest
         asks this of a one-position-per-symbol wake rule; backtest/quiet.py).

@@ -104,9 +104,11 @@ class CombinedStrategy(Strategy):
         ``bearish_ratio``); **rebalance** only when a position is at or above
         ``max_position_pct`` of equity (``Wake.max_weight``, checked on the account);
         **protect** only a position without its exit legs, which are lost by a cancel or an
-        expiry (``on_cancel``) or a refused order (the backtest retries after one). Trailing
-        stops move with every new high: with ``trailing_stop_pct`` set there is no rule, nor
-        for a subclass that overrides a step (:attr:`WAKE_READS`).
+        expiry (``on_cancel``) or a refused order (the backtest retries after one); with
+        ``trailing_stop_pct`` set, **trail** only while a stop sits within a cent of price x
+        (1 - ``trailing_stop_pct``) or below it (``Wake.trail_pct``, checked on the orders: the
+        ratchet raises a stop only to a level above it). A subclass that overrides a step gets
+        no rule (:attr:`WAKE_READS`).
 
         >>> import numpy as np
         >>> from activetrader.settings import Settings
@@ -119,13 +121,12 @@ class CombinedStrategy(Strategy):
         >>> int(rule.signals["ABC"][100:-1].sum()), bool(rule.signals["SH"][100:-1].all()), rule.max_weight
         (0, True, 0.15)
         >>> s.bracket.trailing_stop_pct = 0.05
-        >>> CombinedStrategy().wake({"ABC": up, "SPY": up, "SH": up}, s) is None
-        True
+        >>> CombinedStrategy().wake({"ABC": up, "SPY": up, "SH": up}, s).trail_pct
+        0.05
         """
         cls = type(self)
-        if (settings.bracket.trailing_stop_pct is not None
-                or any(name in vars(self) or getattr(cls, name) is not getattr(CombinedStrategy, name)
-                       for name in self.WAKE_READS)):
+        if any(name in vars(self) or getattr(cls, name) is not getattr(CombinedStrategy, name)
+               for name in self.WAKE_READS):
             return None
         e, h = settings.entry, settings.hedge
         signals = rsi_flags(closes, e.watchlist, settings, e.rsi_period, below=e.oversold) if e.enabled else {}
@@ -134,7 +135,8 @@ class CombinedStrategy(Strategy):
             bearish = self._bearish_flags(closes, settings, etf)
             signals[h.inverse_etf] = signals[h.inverse_etf] | bearish if h.inverse_etf in signals else bearish
         cap = settings.rebalance.max_position_pct if settings.rebalance.enabled else None
-        return Wake(signals, on_cancel=True, flat_only=True, max_weight=cap)  # flat_only: held or bought is busy
+        return Wake(signals, on_cancel=True, flat_only=True, max_weight=cap,  # flat_only: held or bought is busy
+                    trail_pct=settings.bracket.trailing_stop_pct)
 
     @staticmethod
     def _bearish_flags(closes, settings, etf) -> np.ndarray:

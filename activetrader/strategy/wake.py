@@ -57,10 +57,14 @@ class Wake:
     when a symbol signals, and also after a fill (``on_fill``) or an order that ended unfilled,
     i.e. was cancelled or expired (``on_cancel``; not the exit leg cancelled because its sibling
     filled and closed the position: nothing is left to protect) since the last iteration it
-    ran, and after an iteration with a refused order or an error (a retry may be due). With ``max_weight`` (a
-    fraction of equity, e.g. a rebalance cap) it also runs whenever a position's market value
-    is within a cent of that fraction of the account's equity, or above it: a condition of the
-    account, not of the bars, so the backtest checks it at every iteration time.
+    ran, and after an iteration with a refused order or an error (a retry may be due).
+
+    Two conditions of the account, not of the bars, which the backtest checks at every
+    iteration time: with ``max_weight`` (a fraction of equity, e.g. a rebalance cap) it runs
+    whenever a position's market value is within a cent of that fraction of the account's
+    equity, or above it; with ``trail_pct`` (a trailing stop's distance) whenever a working
+    sell stop sits within a cent of its symbol's price x (1 - ``trail_pct``), or below it: a
+    trailing rule may raise it (:mod:`~activetrader.strategy.trailing`).
     """
 
     signals: Mapping[str, np.ndarray] = field(default_factory=dict)
@@ -68,6 +72,7 @@ class Wake:
     on_cancel: bool = True
     flat_only: bool = False
     max_weight: float | None = None
+    trail_pct: float | None = None
 
 
 def rsi_window(settings: Settings, period: int) -> int:
