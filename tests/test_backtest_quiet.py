@@ -381,3 +381,63 @@ def test_quiet_exit_that_closes_the_position_is_no_cancel_event_but_a_cancel_is(
     order = bracket(130.0, 110.0)
     broker.cancel_order_by_id(order.id)
     assert broker.ended_unfilled == 3
+
+
+# ---------------------------------------------------------------- reports on demand
+@pytest.mark.parametrize("strategy", [CombinedStrategy(), RsiBracket()], ids=["combined", "rsi_bracket"])
+def test_quiet_report_of_a_skipped_iteration_is_the_one_a_run_of_every_iteration_makes(strategy):
+    """The embedded market through 2024: most mornings are skipped. The report of a skipped
+    morning, made on demand by replaying the run to it, equals the report the run of every
+    iteration made there, field for field (plan, sentiment, RSI, account, outcomes); the report
+    of a morning that ran is the stored one."""
+    from activetrader.scenario import default_market
+
+    market = default_market()
+    every, quiet = _both(market, strategy, Settings(), start="2024-01-02", end="2024-12-31")
+    ran = {r.timestamp.value for r in quiet.reports}
+    skipped = [k for k, t in enumerate(quiet.iteration_times) if t.value not in ran]
+    assert len(skipped) > 100
+    for k in (skipped[0], skipped[len(skipped) // 2], skipped[-1]):
+        assert quiet.report(quiet.iteration_times[k]).to_dict() == every.reports[k].to_dict()
+    first_ran = quiet.reports[0]
+    assert quiet.report(first_ran.timestamp) is first_ran
+    assert every.report(every.iteration_times[skipped[0]]) is every.reports[skipped[0]]
+
+
+def test_quiet_report_finds_an_iteration_by_time_or_date_and_names_what_is_not_one():
+    """Daily at 09:00 New York over March 2024: a date, a naive New York time and a UTC time all
+    find the same iteration; a Saturday, another hour, the final close and a non-time do not."""
+    r = backtest(SimulatedMarket(seed=7), RsiBracket(), start="2024-03-01", end="2024-03-28", progress=False)
+    by_date = r.report("2024-03-12")
+    assert by_date.timestamp == pd.Timestamp("2024-03-12 13:00", tz="UTC")  # 09:00 EDT
+    assert r.report("2024-03-12 09:00").to_dict() == r.report(pd.Timestamp("2024-03-12 13:00", tz="UTC")).to_dict()
+    with pytest.raises(ValueError, match=r"2024-03-09 00:00:00-05:00 is not an iteration time of this backtest"):
+        r.report("2024-03-09")  # a Saturday
+    with pytest.raises(ValueError, match=r"is not an iteration time"):
+        r.report("2024-03-12 10:00")
+    with pytest.raises(ValueError, match=r"the final close, is not one"):
+        r.report(r.equity.index[-1])
+    with pytest.raises(ValueError, match=r"when='soon' is not a time"):
+        r.report("soon")
+
+
+def test_quiet_report_of_a_date_with_several_hourly_iterations_asks_for_the_time():
+    market = SimulatedMarket(seed=3, start="2024-01-02", end="2024-03-28", timeframe="1Hour")
+    r = backtest(market, RsiBracket(), start="2024-03-04", end="2024-03-08", every="1h", progress=False)
+    with pytest.raises(ValueError, match=r"2024-03-05 has 7 iterations \(09:30 to 15:30 New York\): give the time"):
+        r.report("2024-03-05")
+    assert r.report("2024-03-05 10:30").timestamp == pd.Timestamp("2024-03-05 15:30", tz="UTC")
+
+
+def test_quiet_report_on_demand_names_a_rule_that_skipped_a_non_empty_plan():
+    """A wrong rule (it never wakes) skips the mornings the honest rule trades on: asked for
+    such a morning, the replay finds a plan with an entry and says which rule is wrong."""
+    s = Settings()
+    s.entry.oversold = 45.0
+    kw = dict(start="2024-01-02", end="2024-06-28", progress=False)
+    honest = backtest(SimulatedMarket(seed=5), RsiBracket(s), s, **kw)
+    busy = next(r.timestamp for r in honest.reports if r.plan.intents)
+    deaf = backtest(SimulatedMarket(seed=5), _Deaf(s), s, **kw)
+    with pytest.raises(RuntimeError, match=r"_Deaf.wake\(\) let the backtest skip the iteration at .* but its plan "
+                                           r"there is not empty .*run with skip_quiet=False"):
+        deaf.report(busy)

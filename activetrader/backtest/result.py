@@ -78,7 +78,8 @@ class BacktestResult:
         * ``iterations``: how many iteration times the run had (each one run, or skipped as
           quiet); ``elapsed_s``: wall-clock seconds of the run.
     reports:
-        The :class:`~activetrader.IterationReport` of every iteration that ran, in order.
+        The :class:`~activetrader.IterationReport` of every iteration that ran, in order;
+        :meth:`report` gives that of any iteration, skipped ones included.
     skipped:
         Iterations not run because the strategy's wake rule showed their plan empty
         (:mod:`activetrader.backtest.quiet`; ``backtest(..., skip_quiet=False)`` runs them all).
@@ -99,6 +100,57 @@ class BacktestResult:
     cash: float = 100_000.0
     settings: Any = field(default=None, repr=False)
     skipped: int = 0
+    replay: Any = field(default=None, repr=False)  # run.Replay of a run that skipped, for report()
+
+    @property
+    def iteration_times(self) -> pd.DatetimeIndex:
+        """When each iteration ran or was skipped (New York time): the equity curve's points
+        without the final close."""
+        return self.equity.index[: int(self.stats["iterations"])]
+
+    def report(self, when):
+        """The :class:`~activetrader.IterationReport` of the iteration at ``when``: a Timestamp
+        or text (New York time if it has no zone), or a date with one iteration on it (daily
+        runs: ``"2024-03-05"``).
+
+        An iteration that ran is in :attr:`reports`. One the wake rule let the run skip is made
+        on demand: the run is replayed to that moment, the same way, and the iteration runs
+        there (its plan is empty: that is why it was skipped; a rule that skipped a non-empty
+        plan is named in a ``RuntimeError``). This costs a replay up to ``when``.
+
+        >>> from activetrader.scenario import default_market
+        >>> from activetrader import backtest
+        >>> r = backtest(default_market(), start="2024-01-02", end="2024-01-31")
+        >>> r.report("2024-01-30").timestamp.isoformat()
+        '2024-01-30T14:00:00+00:00'
+        """
+        k = self._iteration_index(when)
+        t = self.iteration_times[k].value
+        for rep in self.reports:
+            if rep.timestamp.value == t:
+                return rep
+        if self.replay is None:  # unreachable: a run without a replay ran every iteration
+            raise LookupError(f"no report at {self.iteration_times[k]}")
+        return self.replay.report_at(k)
+
+    def _iteration_index(self, when) -> int:
+        times = self.iteration_times
+        try:
+            ts = pd.Timestamp(when)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"when={when!r} is not a time: use a Timestamp or text like '2024-03-05 09:00'") from e
+        ts = ts.tz_localize("America/New_York") if ts.tz is None else ts.tz_convert("America/New_York")
+        hits = (times == ts).nonzero()[0]
+        if not len(hits) and ts == ts.normalize():  # a date: its one iteration
+            hits = (times.normalize() == ts).nonzero()[0]
+            if len(hits) > 1:
+                raise ValueError(f"{ts.date()} has {len(hits)} iterations ({times[hits[0]]:%H:%M} to "
+                                 f"{times[hits[-1]]:%H:%M} New York): give the time too")
+        if not len(hits):
+            span = f"{times[0]} .. {times[-1]}" if len(times) else "none"
+            raise ValueError(f"{ts} is not an iteration time of this backtest (its iterations: {span}; the "
+                             "equity curve's last point, the final close, is not one)")
+        return int(hits[0])
 
     @property
     def drawdown(self) -> pd.Series:

@@ -13,6 +13,8 @@ import gc
 import math
 import numbers
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,15 +100,15 @@ def backtest(market, strategy: Strategy | None = None, settings: Settings | None
                                       lookback=decision_days(settings))
     times, final = iteration_times(market, start, end, every=every, at=at)
 
-    # The run's own view of the market: bars and caches are shared, the ``as_of`` clock is not, so a
-    # backtest never moves the clock of a live broker on the same market, nor of a parallel run.
-    market = market.fork() if hasattr(market, "fork") else copy.copy(market)
+    source = market
+    market = _own_view(market)
     t0 = time.perf_counter()
     times_ns = times.asi8.tolist()
     wake = quiet.wake_mask(strategy, settings, market, symbols,
                            np.array(times_ns, dtype=np.int64)) if skip_quiet else None
-    broker = SimBroker(market, cash=cash, start=times[0], same_bar=same_bar)
-    trader = Trader(broker=broker, settings=settings, strategy=strategy)
+    replay = Replay(source, strategy, settings, cash, same_bar, times_ns, wake) if wake is not None else None
+    broker, trader = replay.start(market) if replay is not None else _start(market, strategy, settings, cash,
+                                                                            same_bar, times_ns[0])
     bar = reporter(progress, len(times))
     reports: list = []
     values: list[float] = []
@@ -129,7 +131,57 @@ def backtest(market, strategy: Strategy | None = None, settings: Settings | None
     index = pd.DatetimeIndex(np.array(stamps, dtype=np.int64).view("datetime64[ns]")).tz_localize("UTC")
     equity = pd.Series(values, index=index.tz_convert(ET), name="equity", dtype=float)
     return _result(broker, market, equity, tuple(reports), elapsed, strategy=strategy, settings=settings,
-                   every=every, at=at_text, cash=cash, iterations=len(times))
+                   every=every, at=at_text, cash=cash, iterations=len(times), replay=replay)
+
+
+def _own_view(market):
+    """The run's own view of the market: bars and caches are shared, the ``as_of`` clock is not, so a
+    backtest never moves the clock of a live broker on the same market, nor of a parallel run."""
+    return market.fork() if hasattr(market, "fork") else copy.copy(market)
+
+
+def _start(market, strategy: Strategy, settings: Settings, cash: float, same_bar: str, first_ns: int):
+    """The flat account and the Trader a run replays through."""
+    broker = SimBroker(market, cash=cash, start=pd.Timestamp(first_ns, tz="UTC"), same_bar=same_bar)
+    return broker, Trader(broker=broker, settings=settings, strategy=strategy)
+
+
+@dataclass(frozen=True, eq=False)
+class Replay:
+    """A run that skipped quiet iterations, kept so that the report of a skipped one can be made
+    on demand (:meth:`BacktestResult.report <activetrader.backtest.result.BacktestResult.report>`):
+    the run is replayed to that moment, the same way, and the iteration runs there."""
+
+    market: Any
+    strategy: Strategy
+    settings: Settings
+    cash: float
+    same_bar: str
+    times_ns: list[int]
+    wake: tuple
+
+    def start(self, market=None):
+        """A fresh account and Trader for the run, on ``market`` (default: a new view of the run's)."""
+        return _start(_own_view(self.market) if market is None else market, self.strategy, self.settings,
+                      self.cash, self.same_bar, self.times_ns[0])
+
+    def report_at(self, k: int):
+        """The IterationReport of iteration ``k`` as a run of every iteration makes it. Refused
+        (``RuntimeError``) when its plan is not empty: the wake rule should not have skipped it."""
+        broker, trader = self.start()
+        try:
+            _replay(broker, trader, self.times_ns[:k], self.wake, [], [], reporter(False, k))
+            broker.advance_to(self.times_ns[k])
+            report = trader.iteration()
+        finally:
+            trader.close()
+        if report.plan.intents:
+            name = type(self.strategy).__name__
+            raise RuntimeError(f"{name}.wake() let the backtest skip the iteration at {report.timestamp}, but its "
+                               f"plan there is not empty ({len(report.plan.intents)} intent(s), e.g. "
+                               f"{report.plan.intents[0].describe()}): the result differs from running every "
+                               f"iteration. Fix the rule, or run with skip_quiet=False.")
+        return report
 
 
 def _replay(broker: SimBroker, trader: Trader, times_ns: list[int], wake, reports: list, values: list,
@@ -165,7 +217,7 @@ def _replay(broker: SimBroker, trader: Trader, times_ns: list[int], wake, report
 
 
 def _result(broker: SimBroker, market, equity: pd.Series, reports: tuple, elapsed: float, *, strategy,
-            settings: Settings, every: str, at: str, cash: float, iterations: int) -> BacktestResult:
+            settings: Settings, every: str, at: str, cash: float, iterations: int, replay) -> BacktestResult:
     orders = broker.orders_frame()
     for c in ("submitted_at", "filled_at"):
         orders[c] = orders[c].dt.tz_convert(ET)
@@ -179,7 +231,7 @@ def _result(broker: SimBroker, market, equity: pd.Series, reports: tuple, elapse
     fills["timestamp"] = fills["timestamp"].dt.tz_convert(ET)
     return BacktestResult(equity=equity, trades=trades, orders=orders, stats=st, reports=reports, fills=fills,
                           strategy=type(strategy).__name__, every=every, at=at, cash=cash, settings=settings,
-                          skipped=iterations - len(reports))
+                          skipped=iterations - len(reports), replay=replay)
 
 
 def _settings(settings) -> Settings:
