@@ -37,7 +37,8 @@ def load_market():
 
 
 def grid_of(n: int) -> dict:
-    """About ``n`` combinations: stop-losses x oversold levels (up to 32), then take-profits."""
+    """A grid of stop-losses x oversold levels (8 x 4 at most), then take-profits: 16 gives 4 x 4,
+    32 gives 8 x 4, 64 gives 8 x 4 x 2 (other sizes round down to what the axes allow)."""
     stops = [0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.10]
     oversold = [25.0, 30.0, 35.0, 40.0]
     k = max(1, n // len(oversold))

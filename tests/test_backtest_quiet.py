@@ -24,7 +24,7 @@ from activetrader import Settings, backtest
 from activetrader.broker import SimBroker
 from activetrader.backtest.quiet import wake_mask
 from activetrader.market import HistoricalMarket, MarketCalendar, SimulatedMarket
-from activetrader.strategy import CombinedStrategy, ProtectPosition, RsiBracket, Wake
+from activetrader.strategy import CombinedStrategy, ExitPosition, ProtectPosition, RsiBracket, Wake
 
 NY = "America/New_York"
 REAL_SYMBOLS = ("AAPL", "AMZN", "JNJ", "JPM", "KO", "MSFT", "NVDA", "TSLA", "XOM", "SPY")
@@ -317,21 +317,28 @@ def test_quiet_combined_sentiment_on_another_grid_counts_while_the_etf_bar_is_la
     assert "EnterBracket/hedge" in _intent_kinds(every) and quiet.skipped > 0
 
 
-def test_quiet_combined_subclass_overriding_a_step_has_no_rule_but_a_veto_keeps_it():
-    """A subclass that overrides a step may add intents the rule knows nothing of: no rule.
-    ``confidence`` and ``filter_entry`` can only veto entries the rule already wakes for."""
-    class MyHedge(CombinedStrategy):
-        def hedge(self, d):
-            super().hedge(d)
+class _NearStopExits(CombinedStrategy):
+    """Overrides the helper the protect step hands its Draft to, and exits there."""
 
+    def _near_stop(self, d, p, stop):
+        d.add(ExitPosition(symbol=p.symbol, qty=p.qty, price=p.current_price, stop_loss=stop, reason="nervous"))
+
+
+def test_quiet_combined_subclass_overriding_a_step_has_no_rule_but_a_veto_keeps_it():
+    """A subclass that overrides a step (or ``_near_stop``, which is given the Draft) may add
+    intents the rule knows nothing of: no rule, so every iteration runs and such a strategy's
+    exits all happen. ``confidence`` and ``filter_entry`` can only veto entries the rule already
+    wakes for: they keep it."""
     class Picky(CombinedStrategy):
         def filter_entry(self, symbol, **kwargs):
             return symbol != "TSLA"
 
     s = Settings()
     closes = _closes_of(SimulatedMarket(seed=3), s)
-    assert MyHedge().wake(closes, s) is None
+    assert _OwnHedge().wake(closes, s) is None and _NearStopExits().wake(closes, s) is None
     assert isinstance(Picky().wake(closes, s), Wake) and isinstance(CombinedStrategy().wake(closes, s), Wake)
+    r = backtest(SimulatedMarket(seed=3), _NearStopExits(), s, start="2024-01-02", end="2024-03-28", progress=False)
+    assert r.skipped == 0
 
 
 def _closes_of(market, settings):
@@ -441,3 +448,31 @@ def test_quiet_report_on_demand_names_a_rule_that_skipped_a_non_empty_plan():
     with pytest.raises(RuntimeError, match=r"_Deaf.wake\(\) let the backtest skip the iteration at .* but its plan "
                                            r"there is not empty .*run with skip_quiet=False"):
         deaf.report(busy)
+
+
+def test_quiet_report_replays_the_run_settings_not_the_results_edited_ones():
+    """A result's settings are the user's to change after the run; the report of a skipped
+    morning still replays the run's own (a 3% cap would have trimmed there)."""
+    from activetrader.scenario import default_market
+
+    market = default_market()
+    every, quiet = _both(market, CombinedStrategy(), Settings(), start="2024-01-02", end="2024-06-28")
+    ran = {r.timestamp.value for r in quiet.reports}
+    k = max(i for i, t in enumerate(quiet.iteration_times) if t.value not in ran)
+    quiet.settings.rebalance.max_position_pct = 0.03
+    assert quiet.report(quiet.iteration_times[k]).to_dict() == every.reports[k].to_dict()
+
+
+def test_quiet_pickled_result_keeps_its_reports_and_says_why_a_skipped_one_is_gone():
+    import pickle
+
+    r = backtest(SimulatedMarket(seed=7), RsiBracket(), start="2024-01-02", end="2024-03-28", progress=False)
+    back = pickle.loads(pickle.dumps(r))
+    assert back.replay is None and len(pickle.dumps(r)) < 500_000
+    pd.testing.assert_series_equal(back.equity, r.equity)
+    assert back.report(r.reports[0].timestamp).to_dict() == r.reports[0].to_dict()
+    ran = {x.timestamp.value for x in r.reports}
+    skipped = next(t for t in r.iteration_times if t.value not in ran)
+    with pytest.raises(LookupError, match=r"was skipped as quiet, and this result no longer has its run to replay"):
+        back.report(skipped)
+    assert r.report(skipped).timestamp.value == skipped.value  # the original still replays

@@ -1,7 +1,8 @@
 """Quiet iterations: which ones a backtest may skip, and the account's value at them.
 
 A strategy with a wake rule (:meth:`Strategy.wake <activetrader.strategy.Strategy.wake>`,
-:mod:`activetrader.strategy.wake`) says from the bars alone when its plan may be non-empty.
+:mod:`activetrader.strategy.wake`) says from the bars, and a few conditions of the account and of
+the broker's events, when its plan may be non-empty.
 :func:`wake_mask` turns the rule into one flag per iteration time; the backtest runs the live
 iteration where a flag is set (or a broker event the rule names happened) and skips the
 others: their plan is empty, so nothing would be submitted. The broker still advances to every

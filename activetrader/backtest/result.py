@@ -102,6 +102,11 @@ class BacktestResult:
     skipped: int = 0
     replay: Any = field(default=None, repr=False)  # run.Replay of a run that skipped, for report()
 
+    def __getstate__(self) -> dict:
+        # The replay holds the market and the strategy (megabytes, or a class pickle cannot
+        # find): a pickled result keeps its reports, not the means to make the skipped ones.
+        return {**self.__dict__, "replay": None}
+
     @property
     def iteration_times(self) -> pd.DatetimeIndex:
         """When each iteration ran or was skipped (New York time): the equity curve's points
@@ -129,8 +134,10 @@ class BacktestResult:
         for rep in self.reports:
             if rep.timestamp.value == t:
                 return rep
-        if self.replay is None:  # unreachable: a run without a replay ran every iteration
-            raise LookupError(f"no report at {self.iteration_times[k]}")
+        if self.replay is None:
+            raise LookupError(f"the iteration at {self.iteration_times[k]} was skipped as quiet, and this result "
+                              "no longer has its run to replay (a pickled result keeps only the reports that "
+                              "ran): backtest again, or with skip_quiet=False for every report")
         return self.replay.report_at(k)
 
     def _iteration_index(self, when) -> int:
@@ -148,8 +155,8 @@ class BacktestResult:
                                  f"{times[hits[-1]]:%H:%M} New York): give the time too")
         if not len(hits):
             span = f"{times[0]} .. {times[-1]}" if len(times) else "none"
-            raise ValueError(f"{ts} is not an iteration time of this backtest (its iterations: {span}; the "
-                             "equity curve's last point, the final close, is not one)")
+            close = "; the equity curve's last point, the final close, is not one" if len(self.equity) > len(times) else ""
+            raise ValueError(f"{ts} is not an iteration time of this backtest (its iterations: {span}{close})")
         return int(hits[0])
 
     @property

@@ -106,9 +106,9 @@ def backtest(market, strategy: Strategy | None = None, settings: Settings | None
     times_ns = times.asi8.tolist()
     wake = quiet.wake_mask(strategy, settings, market, symbols,
                            np.array(times_ns, dtype=np.int64)) if skip_quiet else None
-    replay = Replay(source, strategy, settings, cash, same_bar, times_ns, wake) if wake is not None else None
-    broker, trader = replay.start(market) if replay is not None else _start(market, strategy, settings, cash,
-                                                                            same_bar, times_ns[0])
+    # A result's settings are the user's to change; the replay keeps the run's own.
+    replay = Replay(source, strategy, settings.copy(), cash, same_bar, times_ns, wake) if wake is not None else None
+    broker, trader = _start(market, strategy, settings, cash, same_bar, times_ns[0])
     bar = reporter(progress, len(times))
     reports: list = []
     values: list[float] = []
@@ -150,7 +150,8 @@ def _start(market, strategy: Strategy, settings: Settings, cash: float, same_bar
 class Replay:
     """A run that skipped quiet iterations, kept so that the report of a skipped one can be made
     on demand (:meth:`BacktestResult.report <activetrader.backtest.result.BacktestResult.report>`):
-    the run is replayed to that moment, the same way, and the iteration runs there."""
+    the run is replayed to that moment, the same way, and the iteration runs there. It holds the
+    market and the strategy object as they are (a strategy changed since replays as it is now)."""
 
     market: Any
     strategy: Strategy
@@ -160,15 +161,11 @@ class Replay:
     times_ns: list[int]
     wake: tuple
 
-    def start(self, market=None):
-        """A fresh account and Trader for the run, on ``market`` (default: a new view of the run's)."""
-        return _start(_own_view(self.market) if market is None else market, self.strategy, self.settings,
-                      self.cash, self.same_bar, self.times_ns[0])
-
     def report_at(self, k: int):
         """The IterationReport of iteration ``k`` as a run of every iteration makes it. Refused
         (``RuntimeError``) when its plan is not empty: the wake rule should not have skipped it."""
-        broker, trader = self.start()
+        broker, trader = _start(_own_view(self.market), self.strategy, self.settings, self.cash, self.same_bar,
+                                self.times_ns[0])
         try:
             _replay(broker, trader, self.times_ns[:k], self.wake, [], [], reporter(False, k))
             broker.advance_to(self.times_ns[k])
@@ -187,14 +184,10 @@ class Replay:
 def _replay(broker: SimBroker, trader: Trader, times_ns: list[int], wake, reports: list, values: list,
             bar) -> None:
     """Advance to every time and run the iteration there, or, with a wake rule (``wake`` is
-    ``(hits, rule)`` from :func:`~.quiet.wake_mask`), only where it wakes; at the other times the
-    account's equity is read as the iteration's report would have it.
-
-    With a rule, an iteration runs where a symbol signals (with ``flat_only``: a symbol the
-    account neither holds nor has an open buy order for), after the events the rule names (a
-    fill, an order cancelled or expired), while a position is at the rule's ``max_weight`` of
-    equity or above it, while a stop may be trailed up (``trail_pct``), and after an iteration
-    that had a refused order or an error."""
+    ``(hits, rule)`` from :func:`~.quiet.wake_mask`), only where it wakes (the conditions are
+    those of :class:`~activetrader.strategy.Wake`, plus a retry after an iteration that had a
+    refused order or an error); at the other times the account's equity is read as the
+    iteration's report would have it."""
     hits, rule = wake if wake is not None else (None, None)
     ended, filled, retry = broker.ended_unfilled, len(broker.fills), False
     weight, trail = (rule.max_weight, rule.trail_pct) if rule is not None else (None, None)

@@ -85,7 +85,7 @@ class _EngineCache:
     #: symbol -> its native position row but the price: (qty, avg_entry_price, qty_available)
     position_parts: dict = field(default_factory=dict)
     # -- dropped by a fill
-    #: (clock, long market value at it)
+    #: (clock, long market value at it, the largest position's value at it)
     market_value: tuple = (None, 0.0, 0.0)
     #: the held symbols, sorted
     position_symbols: list | None = None

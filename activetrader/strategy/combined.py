@@ -89,10 +89,11 @@ class CombinedStrategy(Strategy):
             self.enter(draft)
         return draft.plan()
 
-    #: What :meth:`wake` reasons about: a subclass that overrides one of these gets no rule.
-    #: ``confidence`` and ``filter_entry`` are not here: they can only veto an entry.
-    WAKE_READS: ClassVar[tuple[str, ...]] = ("propose", "protect", "trail", "rebalance", "hedge", "enter",
-                                             "on_plan")
+    #: What :meth:`wake` reasons about: a subclass that overrides one of these gets no rule
+    #: (``_near_stop`` too: it is given the Draft). ``confidence`` and ``filter_entry`` are not
+    #: here: they can only veto an entry.
+    WAKE_READS: ClassVar[tuple[str, ...]] = ("propose", "protect", "_near_stop", "trail", "rebalance", "hedge",
+                                             "enter", "on_plan")
 
     def wake(self, closes, settings, **kwargs: Any) -> Wake | None:
         """When the plan may be non-empty, for a backtest to skip the other iterations.

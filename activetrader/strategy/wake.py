@@ -2,13 +2,13 @@
 
 Most mornings the simple rule has nothing to do: no watchlist name is oversold, every
 position is protected. Such an iteration reads the account, decides an empty plan and submits
-nothing. A strategy that can say *in advance*, from the bars alone, when its plan may be
-non-empty returns a :class:`Wake` from :meth:`Strategy.wake <activetrader.strategy.Strategy.wake>`;
-a backtest then runs the live iteration only at those moments and after the broker events the
-rule names, and values the account at the others (the engine fills resting orders either way).
-The skipped iterations are exactly those whose plan is empty, so the orders, fills and equity
-are the same as when every iteration runs (``backtest(..., skip_quiet=False)``; the tests
-compare both on random markets).
+nothing. A strategy that can say *in advance*, from the bars (and a few named conditions of the
+account and of the broker's events), when its plan may be non-empty returns a :class:`Wake`
+from :meth:`Strategy.wake <activetrader.strategy.Strategy.wake>`; a backtest then runs the live
+iteration only at those moments, and values the account at the others (the engine fills
+resting orders either way). Only iterations whose plan is empty are skipped, so the orders,
+fills and equity are the same as when every iteration runs (``backtest(..., skip_quiet=False)``;
+the tests compare both on real and random markets).
 
 A signal is a *necessary* condition, not a decision: waking when nothing happens costs time,
 never correctness, so where a rule is unsure (too few bars, a gap in the data) it wakes.
