@@ -1,7 +1,7 @@
 """The simulation engine under :class:`~activetrader.broker.SimBroker`: the clock, the orders
 and their working lists, positions, cash and fills, bar processing (and skipping the bars in
-which no working order can act), fills and bracket legs, lifecycle and expiry bookkeeping,
-and price look-ups with their cache. It knows no alpaca-py models: SimBroker (broker/sim.py)
+which no working order can act; where an order fills within a bar is broker/fills.py), bracket
+legs, lifecycle and expiry bookkeeping, and price look-ups with their cache. It knows no alpaca-py models: SimBroker (broker/sim.py)
 is the alpaca-py surface over it (request models in, response models out).
 
 >>> from activetrader.market import SimulatedMarket
@@ -13,7 +13,7 @@ is the alpaca-py surface over it (request models in, response models out).
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -23,9 +23,8 @@ import pandas as pd
 from ..market.base import Market, UnknownSymbolError
 from ..market.sessions import from_ns, to_ns
 from ..ticks import round_price
-from . import rules
 from .errors import INVALID, api_error
-from .fills import DOWN, UP, bar_path, first_touch, path_time_to_ns, trailing_stop_level
+from .fills import bar_path, eligible, order_event_bar, path_time_to_ns, touch, trailing_stop_level
 from .lifecycle import gtc_expiry_ns
 from .orders import SimOrder, order_id
 
@@ -324,9 +323,9 @@ class Engine:
             if od.expires_ns is not None and od.expires_ns <= start:
                 self._end_group_member(od, od.expiry_event, od.expires_ns)
                 continue
-            if od.active_from_ns > start or not self._eligible(od, regular):
+            if od.active_from_ns > start or not eligible(od, regular):
                 continue
-            touches[od.id] = self._touch(od, path, 0.0, path[0])
+            touches[od.id] = touch(od, path, 0.0, path[0])
         self._resolve_same_bar(touches)
         while True:
             live = [(v[0], k) for k, v in touches.items() if v is not None and self._orders[k].is_open]
@@ -338,7 +337,7 @@ class Engine:
             fill_ns = path_time_to_ns(start, end, t)
             self._fill(od, price, fill_ns)
             for leg in self._activate_legs(od, fill_ns) if od.role == "entry" else ():
-                touches[leg.id] = self._touch(leg, path, t, price) if regular else None
+                touches[leg.id] = touch(leg, path, t, price) if regular else None
             self._resolve_same_bar(touches)
         for oid in touches:  # IOC/FOK get one chance: the first bar they could trade in
             od = self._orders[oid]
@@ -375,62 +374,12 @@ class Engine:
         if i >= best:
             return best
         for od in self._working[symbol]:
-            j = self._order_event_bar(od, arr, starts, i, best)
+            j = order_event_bar(od, arr, starts, i, best)
             if j < best:
                 best = j
                 if best <= i:
                     break
         return best
-
-    @staticmethod
-    def _order_event_bar(od: SimOrder, arr, starts, i: int, limit: int) -> int:
-        """:meth:`_first_event_bar` for one order, looking no further than ``limit``."""
-        if (od.time_in_force in ("ioc", "fok") or od.elected
-                or not (od.type == "limit" or (od.type == "stop" and od.side == "sell"))):
-            return i  # market, trailing, stop-limit, buy stop, IOC/FOK: walk bar by bar
-        lo = i if od.active_from_ns <= starts[i] else bisect_left(starts, od.active_from_ns, i)
-        hi = limit
-        if od.expires_ns is not None:  # _process_bar expires it at the first bar starting at/after
-            hi = min(hi, max(i, bisect_left(starts, od.expires_ns, i)))
-        if od.legs_expire_ns is not None:  # ...and ends its group when a waiting leg expires first
-            hi = min(hi, max(i, bisect_left(starts, od.legs_expire_ns, i)))
-        if lo >= hi:
-            return hi
-        if od.type == "limit" and od.side == "sell":
-            hit = arr.high[lo:hi] >= od.limit_price
-        else:  # buy limit, sell stop: the path reaches the level iff the low does
-            hit = arr.low[lo:hi] <= (od.limit_price if od.type == "limit" else od.stop_price)
-        if not (od.type == "limit" and od.extended_hours):  # see _eligible
-            hit &= arr.regular[lo:hi]
-        k = int(hit.argmax())
-        return lo + k if hit[k] else hi
-
-    @staticmethod
-    def _eligible(od: SimOrder, regular: bool) -> bool:
-        # Outside regular hours only DAY limit orders flagged extended_hours trade; stops,
-        # trailing stops and every bracket/OCO/OTO leg wait for the session (§3).
-        return regular or (od.type == "limit" and od.extended_hours)
-
-    def _touch(self, od: SimOrder, path, t0: float, p0: float) -> tuple[float, float] | None:
-        buy = od.side == "buy"
-        if od.type == "market":
-            return (t0, p0)
-        if od.type == "limit":
-            return first_touch(path, t0, p0, od.limit_price, DOWN if buy else UP)
-        if od.type == "trailing_stop":
-            level = trailing_stop_level(od.hwm, od.side, od.trail_percent, od.trail_price)
-            return first_touch(path, t0, p0, level, UP if buy else DOWN)
-        if od.type == "stop" and not buy:  # a sell stop is market-on-trigger (§2)
-            return first_touch(path, t0, p0, od.stop_price, DOWN)
-        # stop_limit, and a buy stop (which Alpaca runs as a stop-limit, §2)
-        limit = od.limit_price if od.type == "stop_limit" else rules.buy_stop_limit(od.stop_price)
-        if not od.elected:
-            hit = first_touch(path, t0, p0, od.stop_price, UP if buy else DOWN)
-            if hit is None:
-                return None
-            od.elected = True  # §11: an elected stop-limit that cannot fill rests as a limit
-            t0, p0 = hit
-        return first_touch(path, t0, p0, limit, DOWN if buy else UP)
 
     def _resolve_same_bar(self, touches: dict) -> None:
         """Both exits of one group reachable in this bar: the ``same_bar`` rule picks one."""

@@ -6,7 +6,7 @@ up is walked open → low → high → close, one that closes down open → high
 (the usual convention; which exit wins when both are reachable in one bar is decided by the
 broker's ``same_bar`` rule, not by this order).
 
-Stops, take-profits, limits and trailing stops all reduce to :func:`first_touch` of a price
+Stops, take-profits, limits and trailing stops all reduce (:func:`touch`) to :func:`first_touch` of a price
 level from the moment the order becomes active: a level already beyond at that moment fills
 at that moment's price (a gap fills at the open, never at the stop); otherwise it fills at
 the level itself where the path crosses it. A limit therefore never fills worse than its
@@ -22,6 +22,10 @@ limit, and a stop gapped through fills at the open.
 """
 
 from __future__ import annotations
+
+from bisect import bisect_left
+
+from .rules import buy_stop_limit
 
 UP = 1  # the level triggers when price >= level (sell limit, buy stop)
 DOWN = -1  # the level triggers when price <= level (buy limit, sell stop)
@@ -71,3 +75,59 @@ def trailing_stop_level(hwm: float, side: str, trail_percent: float | None, trai
 def path_time_to_ns(start_ns: int, end_ns: int, t: float) -> int:
     """Map a path time (0..3) to a timestamp inside the bar, for fill times."""
     return int(start_ns + (end_ns - start_ns) * (t / 3.0))
+
+
+def eligible(od, regular: bool) -> bool:
+    """Whether the order ``od`` may trade in a bar (``regular``: a regular-session bar)."""
+    # Outside regular hours only DAY limit orders flagged extended_hours trade; stops,
+    # trailing stops and every bracket/OCO/OTO leg wait for the session (§3).
+    return regular or (od.type == "limit" and od.extended_hours)
+
+
+def touch(od, path, t0: float, p0: float) -> tuple[float, float] | None:
+    """Where along a bar's ``path``, from ``(t0, p0)`` on, the order ``od`` fills: ``(path_time,
+    price)``, or None. Elects a stop-limit (or a buy stop) whose stop the path reaches."""
+    buy = od.side == "buy"
+    if od.type == "market":
+        return (t0, p0)
+    if od.type == "limit":
+        return first_touch(path, t0, p0, od.limit_price, DOWN if buy else UP)
+    if od.type == "trailing_stop":
+        level = trailing_stop_level(od.hwm, od.side, od.trail_percent, od.trail_price)
+        return first_touch(path, t0, p0, level, UP if buy else DOWN)
+    if od.type == "stop" and not buy:  # a sell stop is market-on-trigger (§2)
+        return first_touch(path, t0, p0, od.stop_price, DOWN)
+    # stop_limit, and a buy stop (which Alpaca runs as a stop-limit, §2)
+    limit = od.limit_price if od.type == "stop_limit" else buy_stop_limit(od.stop_price)
+    if not od.elected:
+        hit = first_touch(path, t0, p0, od.stop_price, UP if buy else DOWN)
+        if hit is None:
+            return None
+        od.elected = True  # §11: an elected stop-limit that cannot fill rests as a limit
+        t0, p0 = hit
+    return first_touch(path, t0, p0, limit, DOWN if buy else UP)
+
+
+def order_event_bar(od, arr, starts, i: int, limit: int) -> int:
+    """The first bar at or after ``i`` (and before ``limit``) in which the order ``od`` can do
+    anything, found with array comparisons over the symbol's bar arrays ``arr`` (``starts``:
+    the bars' start times); ``i`` for the kinds that must be walked bar by bar."""
+    if (od.time_in_force in ("ioc", "fok") or od.elected
+            or not (od.type == "limit" or (od.type == "stop" and od.side == "sell"))):
+        return i  # market, trailing, stop-limit, buy stop, IOC/FOK: walk bar by bar
+    lo = i if od.active_from_ns <= starts[i] else bisect_left(starts, od.active_from_ns, i)
+    hi = limit
+    if od.expires_ns is not None:  # the engine expires it at the first bar starting at/after
+        hi = min(hi, max(i, bisect_left(starts, od.expires_ns, i)))
+    if od.legs_expire_ns is not None:  # ...and ends its group when a waiting leg expires first
+        hi = min(hi, max(i, bisect_left(starts, od.legs_expire_ns, i)))
+    if lo >= hi:
+        return hi
+    if od.type == "limit" and od.side == "sell":
+        hit = arr.high[lo:hi] >= od.limit_price
+    else:  # buy limit, sell stop: the path reaches the level iff the low does
+        hit = arr.low[lo:hi] <= (od.limit_price if od.type == "limit" else od.stop_price)
+    if not eligible(od, False):  # see eligible: only extended-hours limits trade outside the session
+        hit &= arr.regular[lo:hi]
+    k = int(hit.argmax())
+    return lo + k if hit[k] else hi
