@@ -15,12 +15,28 @@ FRI = ("2024-03-01", 100, 101, 99, 100)
 QUIET = [(d, 100, 101, 99, 100) for d in ("2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07", "2024-03-08")]
 
 
-def _holding_with_oco(tp=115.0, sl=95.0):
-    """10 AAA bought at Monday's open (100), then an OCO (TP 115 / SL 95) placed after the close."""
-    b = broker({"AAA": [FRI, *QUIET]}, start="2024-03-01 17:00")
+def _holding_with_oco(sessions=QUIET):
+    """10 AAA bought at Monday's open (100), then an OCO (TP 115 / SL 95) placed after the close;
+    ``sessions``: the daily bars from Monday on."""
+    b = broker({"AAA": [FRI, *sessions]}, start="2024-03-01 17:00")
     b.submit_order(buy("AAA", 10))
     b.advance_to(et("2024-03-04 17:00"))
-    return b, b.submit_order(oco("AAA", 10, tp=tp, sl=sl))
+    return b, b.submit_order(oco("AAA", 10, tp=115.0, sl=95.0))
+
+
+def _stop_leg_id(b, top):
+    """The id of the OCO ``top``'s stop leg, as its nested order shows it."""
+    return b.get_order_by_id(top.id, GetOrderByIdRequest(nested=True)).legs[0].id
+
+
+def _waiting_bracket_with_day_stop(b):
+    """A GTC bracket whose limit entry (90) rests below the market, its legs (TP 120, SL 85) held;
+    on Tuesday morning its stop leg is replaced with time_in_force DAY. Returns the entry, its
+    legs by type before the replace, and the new stop."""
+    top = b.submit_order(bracket("AAA", 10, tp=120.0, sl=85.0, limit=90.0))
+    b.advance_to(et("2024-03-05 09:00"))
+    legs = {leg.type.value: leg for leg in b.get_order_by_id(top.id, GetOrderByIdRequest(nested=True)).legs}
+    return top, legs, b.replace_order_by_id(legs["stop"].id, ReplaceOrderRequest(time_in_force="day"))
 
 
 def _listed_ids(listing) -> list[str]:
@@ -37,7 +53,7 @@ def test_oco_top_replaced_nested_listing_shows_the_live_stop_once():
     fast path's native listing (``native_orders``), full and live, shows the same."""
     b, top = _holding_with_oco()
     b.advance_to(et("2024-03-05 17:00"))
-    sl_id = str(b.get_order_by_id(top.id, GetOrderByIdRequest(nested=True)).legs[0].id)
+    sl_id = str(_stop_leg_id(b, top))
     new_top = b.replace_order_by_id(top.id, ReplaceOrderRequest(limit_price=112.0))
     listing = b.get_orders(GetOrdersRequest(status="all", nested=True))
     ids = _listed_ids(listing)
@@ -65,7 +81,7 @@ def test_oco_top_replaced_twice_nested_listing_shows_the_live_stop_once():
     """The take-profit is lowered twice (115 -> 112 -> 110): three tops, one live stop."""
     b, top = _holding_with_oco()
     b.advance_to(et("2024-03-05 17:00"))
-    sl_id = str(b.get_order_by_id(top.id, GetOrderByIdRequest(nested=True)).legs[0].id)
+    sl_id = str(_stop_leg_id(b, top))
     mid = b.replace_order_by_id(top.id, ReplaceOrderRequest(limit_price=112.0))
     b.advance_to(et("2024-03-06 17:00"))
     last = b.replace_order_by_id(mid.id, ReplaceOrderRequest(limit_price=110.0))
@@ -78,11 +94,8 @@ def test_oco_top_replaced_twice_nested_listing_shows_the_live_stop_once():
 def test_oco_top_replaced_then_stop_reached_fills_the_stop_and_cancels_the_new_top():
     """The group still works as one after the replace: Thursday dips to 94, the stop (95) fills
     at 95 and the new take-profit (112) is cancelled; the replaced top stays `replaced`."""
-    b = broker({"AAA": [FRI, *QUIET[:3], ("2024-03-07", 97, 98, 94, 95)]}, start="2024-03-01 17:00")
-    b.submit_order(buy("AAA", 10))
-    b.advance_to(et("2024-03-04 17:00"))
-    top = b.submit_order(oco("AAA", 10, tp=115.0, sl=95.0))
-    sl_id = b.get_order_by_id(top.id, GetOrderByIdRequest(nested=True)).legs[0].id
+    b, top = _holding_with_oco([*QUIET[:3], ("2024-03-07", 97, 98, 94, 95)])
+    sl_id = _stop_leg_id(b, top)
     new_top = b.replace_order_by_id(top.id, ReplaceOrderRequest(limit_price=112.0))
     b.advance_to(et("2024-03-07 17:00"))
     assert [status(b, x) for x in (top.id, new_top.id, sl_id)] == ["replaced", "canceled", "filled"]
@@ -115,10 +128,7 @@ def test_waiting_bracket_stop_replaced_as_day_expires_at_that_close_with_no_othe
     (the entry and the take-profit: a group ends together, §1; a live entry without its stop
     would be unprotected, so ending it is the conservative reading, UNVERIFIED)."""
     b = broker({"AAA": [FRI, *QUIET]}, start="2024-03-01 17:00")
-    top = b.submit_order(bracket("AAA", 10, tp=120.0, sl=85.0, limit=90.0))
-    b.advance_to(et("2024-03-05 09:00"))
-    legs = {leg.type.value: leg for leg in b.get_order_by_id(top.id, GetOrderByIdRequest(nested=True)).legs}
-    new_stop = b.replace_order_by_id(legs["stop"].id, ReplaceOrderRequest(time_in_force="day"))
+    top, legs, new_stop = _waiting_bracket_with_day_stop(b)
     b.advance_to(et("2024-03-05 15:59"))
     assert [status(b, x) for x in (new_stop.id, top.id, legs["limit"].id)] == ["held", "new", "held"]
     b.advance_to(et("2024-03-06 09:00"))
@@ -131,10 +141,7 @@ def test_waiting_leg_replaced_as_day_expires_when_the_clock_jumps_days_past_it()
     """The same waiting bracket, its stop replaced as DAY on Tuesday; the clock then jumps
     straight to Friday: the leg expired at Tuesday's close, not at the jump's end."""
     b = broker({"AAA": [FRI, *QUIET]}, start="2024-03-01 17:00")
-    top = b.submit_order(bracket("AAA", 10, tp=120.0, sl=85.0, limit=90.0))
-    b.advance_to(et("2024-03-05 09:00"))
-    stop = next(leg for leg in b.get_order_by_id(top.id, GetOrderByIdRequest(nested=True)).legs if leg.stop_price)
-    new_stop = b.replace_order_by_id(stop.id, ReplaceOrderRequest(time_in_force="day"))
+    top, _, new_stop = _waiting_bracket_with_day_stop(b)
     b.advance_to(et("2024-03-08 17:00"))
     assert b.get_order_by_id(new_stop.id).expired_at == et("2024-03-05 16:00")
     assert status(b, top.id) == "expired"
@@ -146,7 +153,7 @@ def test_oco_stop_leg_replaced_as_day_expires_at_that_close_and_frees_the_shares
     free to sell again (qty_available 10)."""
     b, top = _holding_with_oco()
     b.advance_to(et("2024-03-05 09:00"))
-    sl_id = b.get_order_by_id(top.id, GetOrderByIdRequest(nested=True)).legs[0].id
+    sl_id = _stop_leg_id(b, top)
     new_stop = b.replace_order_by_id(sl_id, ReplaceOrderRequest(time_in_force="day"))
     assert b.get_open_position("AAA").qty_available == "0"
     b.advance_to(et("2024-03-06 09:00"))
@@ -161,10 +168,7 @@ def test_waiting_leg_replaced_as_day_with_a_gtc_order_elsewhere_still_expires_at
     bars = {"AAA": [FRI, *QUIET], "BBB": [FRI, *QUIET]}
     b = broker(bars, start="2024-03-01 17:00")
     b.submit_order(LimitOrderRequest(symbol="BBB", qty=5, side="buy", time_in_force="gtc", limit_price=50.0))
-    top = b.submit_order(bracket("AAA", 10, tp=120.0, sl=85.0, limit=90.0))
-    b.advance_to(et("2024-03-05 09:00"))
-    stop = next(leg for leg in b.get_order_by_id(top.id, GetOrderByIdRequest(nested=True)).legs if leg.stop_price)
-    new_stop = b.replace_order_by_id(stop.id, ReplaceOrderRequest(time_in_force="day"))
+    _, _, new_stop = _waiting_bracket_with_day_stop(b)
     b.advance_to(et("2024-03-06 09:00"))
     assert b.get_order_by_id(new_stop.id).expired_at == et("2024-03-05 16:00")
 
@@ -189,11 +193,8 @@ def test_oco_top_then_its_stop_replaced_nested_listing_shows_the_new_stop_once_u
     """The take-profit is lowered to 112, then the stop raised to 96: one group, listed once as
     the new top with the new stop under it (the replaced top lists no legs). A Thursday dip to
     95.5 then fills the new stop at 96 and cancels the new top."""
-    b = broker({"AAA": [FRI, *QUIET[:3], ("2024-03-07", 97, 98, 95.5, 96)]}, start="2024-03-01 17:00")
-    b.submit_order(buy("AAA", 10))
-    b.advance_to(et("2024-03-04 17:00"))
-    top = b.submit_order(oco("AAA", 10, tp=115.0, sl=95.0))
-    old_sl = b.get_order_by_id(top.id, GetOrderByIdRequest(nested=True)).legs[0].id
+    b, top = _holding_with_oco([*QUIET[:3], ("2024-03-07", 97, 98, 95.5, 96)])
+    old_sl = _stop_leg_id(b, top)
     new_top = b.replace_order_by_id(top.id, ReplaceOrderRequest(limit_price=112.0))
     new_sl = b.replace_order_by_id(old_sl, ReplaceOrderRequest(stop_price=96.0))
     listing = b.get_orders(GetOrdersRequest(status="all", nested=True))

@@ -22,9 +22,8 @@ from hypothesis import given, settings, strategies as st
 
 from activetrader import Trader
 from activetrader.broker import SimBroker
-from activetrader.broker.orders import fmt_qty, qty_number
 from activetrader.broker.lifecycle import gtc_expiry_ns
-from activetrader.broker.orders import SIM_ID_NS as _ID_NS, order_id
+from activetrader.broker.orders import SIM_ID_NS as _ID_NS, fmt_qty, order_id, qty_number
 from activetrader.market.sessions import MarketCalendar
 from activetrader.strategy.snapshot import LIVE_STATUSES
 from scenario import bracket, broker, buy, et, oco, sell, status

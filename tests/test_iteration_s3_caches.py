@@ -22,20 +22,14 @@ from activetrader.market.frames import BarBlock, _View
 from activetrader.market.sessions import from_ns
 from activetrader.strategy import CombinedStrategy, EnterBracket, OrderView, Plan, Snapshot
 from activetrader.strategy.caps import enforce_caps
+from test_snapshot_speed_windows import _frame, sessions_2023
 
 NY = "America/New_York"
 
 
 def _market() -> HistoricalMarket:
-    days = pd.bdate_range("2023-01-03", "2023-12-29")
-    days = days[~days.isin(pd.to_datetime(["2023-01-16", "2023-02-20", "2023-04-07", "2023-05-29", "2023-06-19",
-                                           "2023-07-04", "2023-09-04", "2023-11-23", "2023-12-25"]))]
-    frames = {}
-    for k, sym in enumerate(("AAA", "BBB", "CCC")):
-        close = 50 * np.exp(np.cumsum(np.random.default_rng(k).normal(0, 0.02, len(days))))
-        frames[sym] = pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "open": close, "high": close * 1.01,
-                                    "low": close * 0.99, "close": close, "volume": 1000.0})
-    return HistoricalMarket(frames)
+    """AAA, BBB, CCC trade every session of 2023 (one grid of daily bar times)."""
+    return HistoricalMarket({sym: _frame(sessions_2023(), k) for k, sym in enumerate(("AAA", "BBB", "CCC"))})
 
 
 def _snapshots(m, moment, cache):

@@ -12,7 +12,7 @@ import pandas as pd
 from activetrader import Settings, Trader
 from activetrader.broker import SimBroker
 from activetrader.fastpath import _ROLLING, RsiCache, WindowSource
-from activetrader.market import HistoricalMarket
+from activetrader.market import HistoricalMarket, MarketCalendar
 from activetrader.strategy import Snapshot
 from activetrader.strategy.indicators import rsi_rolling_last
 
@@ -26,12 +26,15 @@ def _frame(days, seed: int) -> pd.DataFrame:
                          "low": close * 0.99, "close": close, "volume": 1000.0})
 
 
+def sessions_2023() -> pd.DatetimeIndex:
+    """The NYSE sessions of 2023."""
+    return MarketCalendar("2023-01-03", "2023-12-29").sessions_between("2023-01-03", "2023-12-29")
+
+
 def _market() -> HistoricalMarket:
     """AAA, BBB, DDD trade every session of 2023; CCC misses 2023-03-15 (a third grid beside
     EEE, listed only from 2023-06-01): three grids of daily bar times."""
-    days = pd.bdate_range("2023-01-03", "2023-12-29")
-    days = days[~days.isin(pd.to_datetime(["2023-01-16", "2023-02-20", "2023-04-07", "2023-05-29", "2023-06-19",
-                                           "2023-07-04", "2023-09-04", "2023-11-23", "2023-12-25"]))]
+    days = sessions_2023()
     frames = {s: _frame(days, k) for k, s in enumerate(("AAA", "BBB", "DDD"))}
     frames["CCC"] = _frame(days[days != "2023-03-15"], 7)
     frames["EEE"] = _frame(days[days >= "2023-06-01"], 8)

@@ -16,12 +16,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..broker import SimBroker
 from ..market import Market
-from ..market.sessions import ET
+from ..market.sessions import ET, utc_index
 from ..settings import Settings
 from ..strategy import INVERSE_ETFS, CombinedStrategy, Strategy
 from ..strategy.wake import decision_days
@@ -104,8 +103,7 @@ def backtest(market, strategy: Strategy | None = None, settings: Settings | None
     market = _own_view(market)
     t0 = time.perf_counter()
     times_ns = times.asi8.tolist()
-    wake = quiet.wake_mask(strategy, settings, market, symbols,
-                           np.array(times_ns, dtype=np.int64)) if skip_quiet else None
+    wake = quiet.wake_mask(strategy, settings, market, symbols, times.asi8) if skip_quiet else None
     # A result's settings are the user's to change; the replay keeps the run's own.
     replay = Replay(source, strategy, settings.copy(), cash, same_bar, times_ns, wake) if wake is not None else None
     broker, trader = _start(market, strategy, settings, cash, same_bar, times_ns[0])
@@ -128,8 +126,7 @@ def backtest(market, strategy: Strategy | None = None, settings: Settings | None
         bar.close()
         trader.close()
     elapsed = time.perf_counter() - t0
-    index = pd.DatetimeIndex(np.array(stamps, dtype=np.int64).view("datetime64[ns]")).tz_localize("UTC")
-    equity = pd.Series(values, index=index.tz_convert(ET), name="equity", dtype=float)
+    equity = pd.Series(values, index=utc_index(stamps).tz_convert(ET), name="equity", dtype=float)
     return _result(broker, market, equity, tuple(reports), elapsed, strategy=strategy, settings=settings,
                    every=every, at=at_text, cash=cash, iterations=len(times), replay=replay)
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..market.frames import parse_timeframe
-from ..market.sessions import ET
+from ..market.sessions import ET, utc_index
 
 #: The schedules a backtest knows, by their accepted spellings.
 EVERY = {"1d": "1d", "1day": "1d", "day": "1d", "1h": "1h", "1hour": "1h", "hour": "1h"}
@@ -95,4 +95,4 @@ def iteration_times(market, start, end, *, every: str = "1d", at="09:00") -> tup
     n = -(-(closes - opens) // _HOUR)
     k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
     ns = np.repeat(opens, n) + k * _HOUR
-    return pd.DatetimeIndex(ns.astype("datetime64[ns]")).tz_localize("UTC"), final
+    return utc_index(ns), final

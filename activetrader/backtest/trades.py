@@ -36,7 +36,7 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
-from ..market.sessions import ET
+from ..market.sessions import ET, utc_index
 
 COLUMNS = ["symbol", "qty", "entry_time", "entry_price", "exit_time", "exit_price", "exit_reason", "gap", "pnl",
            "return_pct", "purpose", "exit_level", "entry_order_id", "exit_order_id"]
@@ -114,8 +114,7 @@ def _frame(rows: list[tuple], marks: dict[str, float]) -> pd.DataFrame:
     data: dict[str, object] = {}
     for name in raw:
         if name in ("entry_time", "exit_time"):
-            ns = (entry_ns if name == "entry_time" else exit_ns)[order].view("datetime64[ns]")
-            data[name] = pd.DatetimeIndex(ns).tz_localize("UTC").tz_convert(ET)
+            data[name] = utc_index((entry_ns if name == "entry_time" else exit_ns)[order]).tz_convert(ET)
         elif name in ("qty", "entry_price", "exit_price", "exit_level"):
             data[name] = np.array(col[name], dtype=float)[order]
         elif name == "gap":

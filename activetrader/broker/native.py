@@ -75,7 +75,6 @@ def _opt(x) -> float | None:
     return None if x is None else float(x)
 
 
-
 def positions(b) -> list[NativePosition]:
     """:meth:`SimBroker.native_positions <activetrader.broker.SimBroker.native_positions>` of
     the broker ``b``: ``get_all_positions()`` as plain rows (same order, same numbers as the
@@ -168,5 +167,6 @@ def _open_listing(b, symbol: str, after: int, keep) -> tuple:
         rows += [native_order(leg, od.id) for leg in map(orders.get, od.leg_ids) if leg.status in keep]
         units.append((od.created_ns, od.seq, rows))
     return keep, lo, hi, units
+
 
 __all__ = ["NativeAccount", "NativeOrder", "NativePosition", "native_order", "orders", "positions"]

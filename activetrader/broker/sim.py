@@ -41,7 +41,7 @@ import pandas as pd
 from alpaca.trading.models import Asset, Clock, ClosePositionResponse, FailedClosePositionDetails, Order, Position, TradeAccount
 from alpaca.trading.requests import CancelOrderResponse, ClosePositionRequest, GetOrderByIdRequest, GetOrdersRequest, MarketOrderRequest, ReplaceOrderRequest
 
-from ..market.sessions import from_ns, to_ns
+from ..market.sessions import from_ns, to_ns, utc_index
 from . import native
 # Fill and SimPosition are also found here by state files saved before engine.py (server/state.py)
 from .engine import Engine, Fill, SimPosition, cents
@@ -340,7 +340,7 @@ class SimBroker(Engine):
         """Every execution so far as a DataFrame (timestamp, order_id, symbol, side, qty, price, realized_pl)."""
         fills = self.fills
         return pd.DataFrame({
-            "timestamp": _utc_times([f.timestamp.value for f in fills]),
+            "timestamp": utc_index([f.timestamp.value for f in fills]),
             "order_id": [f.order_id for f in fills], "symbol": [f.symbol for f in fills],
             "side": [f.side for f in fills], "qty": _floats([f.qty for f in fills]),
             "price": _floats([f.price for f in fills]), "realized_pl": _floats([f.realized_pl for f in fills])})
@@ -354,9 +354,9 @@ class SimBroker(Engine):
                 for name in ("id", "client_order_id", "symbol", "side", "type", "order_class")}
         data["qty"] = _floats([o.qty for o in orders])
         data["status"] = [o.status for o in orders]
-        data["submitted_at"] = _utc_times([o.created_ns for o in orders])
+        data["submitted_at"] = utc_index([o.created_ns for o in orders])
         nat = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
-        data["filled_at"] = _utc_times([nat if o.filled_ns is None else o.filled_ns for o in orders])
+        data["filled_at"] = utc_index([nat if o.filled_ns is None else o.filled_ns for o in orders])
         for name in ("filled_avg_price", "limit_price", "stop_price"):
             data[name] = _floats([getattr(o, name) for o in orders])
         data["parent_id"] = [o.parent_id for o in orders]
@@ -367,8 +367,3 @@ class SimBroker(Engine):
 def _floats(values: list) -> np.ndarray:
     """Optional numbers as a float array, None as NaN."""
     return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
-def _utc_times(ns: list) -> pd.DatetimeIndex:
-    """int64 ns UTC (int64 min for none) as a UTC DatetimeIndex."""
-    return pd.DatetimeIndex(np.array(ns, dtype=np.int64).view("datetime64[ns]")).tz_localize("UTC")

@@ -335,18 +335,14 @@ class MarketData:
 
     def _by_grid(self, symbols: tuple[str, ...], tf: str) -> _Universe:
         """Group the symbols' views by time grid (views with equal labels and ends)."""
-        members: dict[int, list[str]] = {}
-        grids = []
+        members: dict[int, tuple[tuple, list[str]]] = {}  # id(grid) -> (grid, its symbols), first seen first
         for sym in self._symbol_list(symbols):
             g = self._grid(sym, tf)
-            if id(g) not in members:
-                members[id(g)] = []
-                grids.append(g)
-            members[id(g)].append(sym)
+            members.setdefault(id(g), (g, []))[1].append(sym)
         column = {}
         out = []
-        for k, g in enumerate(grids):
-            syms = tuple(members[id(g)])
+        for k, (g, names) in enumerate(members.values()):
+            syms = tuple(names)
             column.update((s, (k, j)) for j, s in enumerate(syms))
             out.append((syms, tuple(self._view(s, tf) for s in syms), g[2], g[3]))
         return _Universe(tuple(out), tuple(column[s] for s in sorted(column)))

@@ -58,6 +58,15 @@ def from_ns(ns: int) -> pd.Timestamp:
     return pd.Timestamp(int(ns), tz="UTC")
 
 
+def utc_index(ns) -> pd.DatetimeIndex:
+    """Int ns UTC instants (a list or an int64 array; int64 min reads NaT) as a UTC ``DatetimeIndex``.
+
+    >>> utc_index([1_735_848_000_000_000_000, np.iinfo(np.int64).min]).tolist()
+    [Timestamp('2025-01-02 20:00:00+0000', tz='UTC'), NaT]
+    """
+    return pd.DatetimeIndex(np.array(ns, dtype=np.int64).view("datetime64[ns]")).tz_localize("UTC")
+
+
 @lru_cache(maxsize=16)
 def _xnys(start: str, end: str):
     # XNYS has no lower bound (its *default* start is only 20 years back, so pass it explicitly).

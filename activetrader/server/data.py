@@ -194,7 +194,7 @@ def _ticks(venue, symbols, start, end, limit, token, desc, kind: str) -> tuple[d
 def _iso_times(ns: np.ndarray) -> list[str]:
     """``wire.iso`` of each int-ns instant: in one batch when all are whole seconds (bars always are)."""
     if (ns % 1_000_000_000).any():
-        return [wire.iso(pd.Timestamp(int(t), tz="UTC")) for t in ns]
+        return [wire.iso_ns(t) for t in ns]
     return iso_times(ns)
 
 
@@ -234,8 +234,7 @@ def _latest(venue, symbols, kind: str) -> dict:
         arr = market.arrays(sym)
         n = arr.complete_by(now_ns)
         if n:
-            out[sym] = _tick_json(kind, sym, wire.iso(pd.Timestamp(int(arr.end[n - 1]), tz="UTC")),
-                                  float(arr.close[n - 1]), n - 1)
+            out[sym] = _tick_json(kind, sym, wire.iso_ns(arr.end[n - 1]), float(arr.close[n - 1]), n - 1)
     return out
 
 

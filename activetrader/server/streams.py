@@ -394,7 +394,7 @@ def _encode(packed: bool, msgs: list[dict]) -> bytes | str:
             m["t"] = msgpack.Timestamp.from_unix_nano(int(m["t"]))
         return msgpack.packb(msgs)
     for m in msgs:
-        m["t"] = _iso(int(m["t"]))
+        m["t"] = wire.iso_ns(m["t"])
     return json.dumps(msgs)
 
 
@@ -481,16 +481,11 @@ def _dec(x: float) -> str:
     return str(int(r)) if r == int(r) else repr(r)
 
 
-def _iso(ns: int) -> str:
-    """RFC 3339 as the REST API writes timestamps (one format for both)."""
-    return wire.iso(pd.Timestamp(int(ns), tz="UTC"))
-
-
 def _update_frame(change) -> bytes:
     """One ``trade_updates`` message from the venue's :class:`~activetrader.server.venue.OrderChange`."""
     order = wire.dump(change.order)
     ns = to_ns(change.timestamp)
-    data = {"event": change.event, "timestamp": _iso(ns), "order": order,
+    data = {"event": change.event, "timestamp": wire.iso_ns(ns), "order": order,
             "position_qty": _dec(change.position_qty)}
     if change.qty is not None:
         data["execution_id"] = str(uuid.uuid5(uuid.UUID(str(order["id"])), f"exec:{ns}"))

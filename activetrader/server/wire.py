@@ -74,6 +74,15 @@ def iso(ts) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ts.microsecond:06d}" if ts.microsecond else "") + "Z"
 
 
+def iso_ns(ns: int) -> str:
+    """:func:`iso` of an int-ns UTC instant (the market's bar times).
+
+    >>> iso_ns(1_709_562_600_000_000_000)
+    '2024-03-04T14:30:00Z'
+    """
+    return iso(pd.Timestamp(int(ns), tz="UTC"))
+
+
 def et(ts) -> str:
     """RFC 3339 in New York time (``-04:00``/``-05:00``), as ``/v2/clock`` writes it."""
     return to_timestamp(ts).tz_convert("America/New_York").isoformat()

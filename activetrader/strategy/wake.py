@@ -112,6 +112,7 @@ def full_windows(bars: DailyCloses, window: int, settings: Settings) -> np.ndarr
     out[window - 1:n - 1] = bars.label[: n - window] >= latest - decision_days(settings) * _DAY_NS
     return out
 
+
 def by_grid(closes: Mapping[str, DailyCloses], symbols) -> list[tuple[tuple[str, ...], DailyCloses]]:
     """The ``symbols`` with bars, grouped by their time grid (equal labels and ends), each group's
     closes side by side: ``[(names, DailyCloses(label, end, close (bars, k)))]``. Daily bars of

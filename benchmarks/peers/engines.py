@@ -42,24 +42,14 @@ def _rss_mb() -> float:
 def activetrader(frames: dict[str, pd.DataFrame], skip_quiet: bool = True):
     """``skip_quiet=False`` (engine ``activetrader-every``) runs every iteration, ignoring
     ``RsiBracket``'s wake rule: the same trades, to show what skipping quiet iterations buys."""
-    from activetrader import Settings, backtest
-    from activetrader.market import HistoricalMarket
+    from activetrader import Settings
     from activetrader.strategy import RsiBracket
 
-    market = HistoricalMarket({s: f.rename_axis("date").reset_index() for s, f in frames.items()})
     settings = Settings()
-    settings.entry.watchlist = list(frames)
     settings.entry.rsi_period, settings.entry.lookback_bars = rule.PERIOD, rule.LOOKBACK
     settings.entry.oversold = rule.OVERSOLD
     settings.bracket.stop_loss_pct, settings.bracket.take_profit_pct = rule.STOP_LOSS_PCT, rule.TAKE_PROFIT_PCT
-    cash = 100_000.0 * len(frames)  # 100k per symbol, as each peer runs each symbol on 100k
-
-    def run() -> int:
-        result = backtest(market, RsiBracket(dollars=rule.DOLLARS), settings, start=data.TRADE_FROM,
-                          end=data.LAST, cash=cash, progress=False, skip_quiet=skip_quiet)
-        return len(result.trades)
-
-    return run
+    return _live_path(frames, lambda: RsiBracket(dollars=rule.DOLLARS), settings, skip_quiet=skip_quiet)
 
 
 def activetrader_floor(frames: dict[str, pd.DataFrame]):
@@ -67,21 +57,30 @@ def activetrader_floor(frames: dict[str, pd.DataFrame]):
     empty, run at every iteration on the same market and universe. No peer does less work per
     bar than this loop of snapshot, decision, caps, report and broker advance; it bounds from below
     what the simple rule can cost through the live path (it trades nothing: ``trades`` is 0)."""
-    from activetrader import Settings, backtest
-    from activetrader.market import HistoricalMarket
+    from activetrader import Settings
     from activetrader.strategy import Plan, Strategy
 
     class NeverTrades(Strategy):
         def propose(self, snapshot, settings, **kwargs):
             return Plan(cash_after=snapshot.account.cash)
 
+    return _live_path(frames, NeverTrades, Settings(), skip_quiet=False)
+
+
+def _live_path(frames: dict[str, pd.DataFrame], make_strategy, settings, *, skip_quiet: bool):
+    """A run of a new ``make_strategy()`` through activetrader's backtest (the live code path)
+    over ``frames``: every symbol on the watchlist, 100k per symbol, as each peer runs each
+    symbol on 100k."""
+    from activetrader import backtest
+    from activetrader.market import HistoricalMarket
+
     market = HistoricalMarket({s: f.rename_axis("date").reset_index() for s, f in frames.items()})
-    settings = Settings()
     settings.entry.watchlist = list(frames)
+    cash = 100_000.0 * len(frames)
 
     def run() -> int:
-        result = backtest(market, NeverTrades(), settings, start=data.TRADE_FROM, end=data.LAST,
-                          cash=100_000.0 * len(frames), progress=False, skip_quiet=False)
+        result = backtest(market, make_strategy(), settings, start=data.TRADE_FROM, end=data.LAST, cash=cash,
+                          progress=False, skip_quiet=skip_quiet)
         return len(result.trades)
 
     return run
