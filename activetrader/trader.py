@@ -19,12 +19,10 @@ from alpaca.common.exceptions import APIError
 from alpaca.data.enums import DataFeed
 from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
-from alpaca.trading.requests import (
-    GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest, StopLossRequest,
-    TakeProfitRequest,
-)
+from alpaca.trading.requests import GetOrdersRequest, ReplaceOrderRequest
 
 from .alpaca import list_orders
+from .broker.submit import OrderFields, alpaca_request, plain_order
 from .fastpath import RsiCache, WindowSource
 from .journal import Journal
 from .report import IterationReport, OrderOutcome
@@ -102,7 +100,6 @@ class Trader:
         self._calls = 0
         self.fast = bool(fast)
         self._rsi_cache = RsiCache()
-        self._view_cache: dict = {}  # native order row -> OrderView (rows are values: equal rows, equal views)
         #: How long to wait for the broker to confirm a cancel before giving up on a trim.
         self.cancel_timeout = 10.0
         self._unsubscribe = self.settings.subscribe(self._on_setting_changed)
@@ -155,9 +152,8 @@ class Trader:
             b = self.broker
             account = AccountView(*self._call(b.native_account))
             pos_views = position_views(self._call(b.native_positions))
-            order_views = _native_order_views(self._call(b.native_orders, after=now.value - _ORDER_WINDOW.value,
-                                                         keep=LIVE_STATUSES),
-                                              self._view_cache)  # every order in the window, like list_orders
+            order_views = tuple(self._call(b.native_orders, after=now.value - _ORDER_WINDOW.value,
+                                           keep=LIVE_STATUSES, view=_order_view))  # every order in the window
         else:
             after = now - _ORDER_WINDOW
             a = self._call(self.broker.get_account)
@@ -207,7 +203,7 @@ class Trader:
             errors.append(f"the broker's clock is unavailable ({describe_error(e)})")
         # Derived from the moment, like the client order ids: a re-run of the same moment is the
         # same iteration (the journal keeps each run apart by its run number).
-        iteration_id = f"it-{now:%Y%m%dT%H%M%SZ}"
+        iteration_id = f"it-{_minute(now)}{now.second:02d}Z"  # it-%Y%m%dT%H%M%SZ
         if self.journal is not None:
             self.journal.begin_iteration(iteration_id, now.isoformat(), dry_run=dry_run, mode=self.mode)
         try:
@@ -417,8 +413,23 @@ class _Executor:
 
     def __init__(self, trader: Trader, iteration_id: str, now: pd.Timestamp, outcomes: list[OrderOutcome]):
         self.t, self.iteration_id, self.outcomes = trader, iteration_id, outcomes
-        self.prefix = f"at-{now:%Y%m%d%H%M}"
+        self.prefix = f"at-{_minute(now).replace('T', '')}"  # at-%Y%m%d%H%M
         self.tif = trader.settings.bracket.time_in_force
+        #: The broker places orders natively: it takes plain OrderFields (no pydantic models).
+        self.native = trader._native_broker() and hasattr(trader.broker, "native_submit")
+
+    def _request(self, type_: str, symbol, qty, side: str, tif, order_class: str | None = None,
+                 take_profit=None, stop_loss=None):
+        """The order request: alpaca-py's ``MarketOrderRequest`` (``type_="market"``) or
+        ``LimitOrderRequest`` (an OCO); on the native path its plain twin (the same fields and the
+        same checks in the broker, no pydantic model) wherever the model would keep the values as
+        they are (:func:`~activetrader.broker.submit.plain_order`)."""
+        if self.native:
+            plain = plain_order(type_, symbol, qty, side, tif, order_class, take_profit, stop_loss)
+            if plain is not None:
+                return plain
+        return alpaca_request(OrderFields(symbol, side, type_, tif, order_class, qty, take_profit=take_profit,
+                                          stop_loss=stop_loss))  # the model coerces or refuses the values
 
     def run(self, seq: int, intent) -> None:
         if isinstance(intent, ProtectPosition):
@@ -426,20 +437,18 @@ class _Executor:
         elif isinstance(intent, ExitPosition):
             self.cancel(seq, intent.symbol, intent.cancel_order_ids)
             self.submit(seq, "x", intent.symbol, f"sell {intent.qty:g} {intent.symbol} at market (beyond stop)",
-                        MarketOrderRequest(symbol=intent.symbol, qty=intent.qty, side="sell", time_in_force="day"))
+                        self._request("market", intent.symbol, intent.qty, "sell", "day"))
         elif isinstance(intent, EnterBracket):
             code = "h" if intent.purpose == "hedge" else "e"
             self.submit(seq, code, intent.symbol,
                         f"bracket buy {intent.qty:g} {intent.symbol} (take-profit {intent.take_profit:.2f} / stop {intent.stop_loss:.2f})",
-                        MarketOrderRequest(symbol=intent.symbol, qty=intent.qty, side="buy", time_in_force=self.tif,
-                                           order_class="bracket",
-                                           take_profit=TakeProfitRequest(limit_price=intent.take_profit),
-                                           stop_loss=StopLossRequest(stop_price=intent.stop_loss)))
+                        self._request("market", intent.symbol, intent.qty, "buy", self.tif, "bracket",
+                                      intent.take_profit, intent.stop_loss))
         elif isinstance(intent, TrimPosition):
             self.trim(seq, intent)
         elif isinstance(intent, EnterPosition):  # a plain buy, no exit orders (the passive baseline)
             self.submit(seq, "b", intent.symbol, f"buy {intent.qty:g} {intent.symbol} at market (no exit orders)",
-                        MarketOrderRequest(symbol=intent.symbol, qty=intent.qty, side="buy", time_in_force="day"))
+                        self._request("market", intent.symbol, intent.qty, "buy", "day"))
         elif isinstance(intent, RaiseStop):
             self.raise_stop(seq, intent)
 
@@ -455,16 +464,14 @@ class _Executor:
     def protect(self, seq: int, p: ProtectPosition, code: str) -> bool:
         return self.submit(seq, code, p.symbol,
                            f"OCO sell {p.qty:g} {p.symbol} (take-profit {p.take_profit:.2f} / stop {p.stop_loss:.2f})",
-                           LimitOrderRequest(symbol=p.symbol, qty=p.qty, side="sell", time_in_force=self.tif,
-                                             order_class="oco", take_profit=TakeProfitRequest(limit_price=p.take_profit),
-                                             stop_loss=StopLossRequest(stop_price=p.stop_loss)))
+                           self._request("limit", p.symbol, p.qty, "sell", self.tif, "oco", p.take_profit, p.stop_loss))
 
     def trim(self, seq: int, t: TrimPosition) -> None:
         """Cancel the legs holding the shares, sell the excess, re-protect the remainder; if
         the sale fails, re-protect the whole position, so no share is left unprotected."""
         sold = self.cancel(seq, t.symbol, t.cancel_order_ids) and self.submit(
             seq, "t", t.symbol, f"sell {t.sell_qty:g} {t.symbol} at market (trim to cap)",
-            MarketOrderRequest(symbol=t.symbol, qty=t.sell_qty, side="sell", time_in_force="day"))
+            self._request("market", t.symbol, t.sell_qty, "sell", "day"))
         if t.reprotect is None:
             return
         if sold:
@@ -526,7 +533,10 @@ class _Executor:
         killed before the outcome is recorded leaves a trace a restart can resolve.
         """
         cid = (f"at-{code}-{replace_id}" if replace_id is not None else f"{self.prefix}-{code}-{symbol}")[:48]
-        request.client_order_id = cid
+        if type(request) is OrderFields:
+            request = request._replace(client_order_id=cid)
+        else:
+            request.client_order_id = cid
         if self.t.journal is not None:
             self.t.journal.record_submitting(self.iteration_id, intent_seq=seq, action="submit",
                                              symbol=symbol, client_order_id=cid)
@@ -534,7 +544,7 @@ class _Executor:
             if replace_id is not None:
                 order = self.t._call(self.t.broker.replace_order_by_id, replace_id, request)
                 order_id, status = str(order.id), order.status.value
-            elif self.t._native_broker() and hasattr(self.t.broker, "native_submit"):
+            elif self.native:
                 order_id, status = self.t._call(self.t.broker.native_submit, request)  # no Order model
             else:
                 order = self.t._call(self.t.broker.submit_order, request)
@@ -569,6 +579,16 @@ class _Executor:
                                         client_order_id=o.client_order_id, order_id=o.order_id, accepted=o.accepted,
                                         status=o.status, message=o.message, http_status=o.http_status,
                                         error_code=o.error_code)
+
+
+def _minute(now: pd.Timestamp) -> str:
+    """``f"{now:%Y%m%dT%H%M}"`` from the fields, at half the cost of ``strftime`` (a Timestamp's
+    year has four digits: 1677-2262).
+
+    >>> _minute(pd.Timestamp("2024-03-04 09:05:59", tz="America/New_York"))
+    '20240304T0905'
+    """
+    return f"{now.year:04d}{now.month:02d}{now.day:02d}T{now.hour:02d}{now.minute:02d}"
 
 
 def _msg(e: APIError) -> str:
@@ -607,17 +627,9 @@ def _order_views(orders) -> list[OrderView]:
     return out
 
 
-def _native_order_views(rows, cache: dict) -> tuple[OrderView, ...]:
-    """The same views from a broker's native listing rows (already filtered to live statuses)."""
-    if len(cache) > 10_000:
-        cache.clear()
-    out = []
-    for r in rows:
-        v = cache.get(r)
-        if v is None:
-            v = cache[r] = OrderView(*r, role=_role(r.order_class, r.type, r.parent_id is not None))
-        out.append(v)
-    return tuple(out)
+def _order_view(r) -> OrderView:
+    """The same view from a row of a broker's native listing (the broker keeps it with the row)."""
+    return OrderView(*r, role=_role(r.order_class, r.type, r.parent_id is not None))
 
 
 def _role(order_class: str, type_: str, is_leg: bool) -> str | None:

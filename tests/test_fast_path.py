@@ -15,6 +15,8 @@ import pytest
 from activetrader import Settings, Trader
 from activetrader.broker import SimBroker
 from activetrader.market import HistoricalMarket
+from activetrader.strategy import EnterBracket, ExitPosition, Plan, ProtectPosition, Strategy, TrimPosition
+from activetrader.strategy.intents import EnterPosition, RaiseStop
 
 NY = "America/New_York"
 WATCHLIST = ("AAPL", "MSFT", "GOOGL", "AMZN", "META", "NVDA", "TSLA", "JPM", "JNJ", "XOM", "KO", "WMT", "UNH")
@@ -140,3 +142,94 @@ def test_fast_path_with_more_than_500_orders_in_the_window_sees_every_live_leg()
     assert sorted(o.role for o in legs) == ["stop_loss", "take_profit"]
     assert len(a.orders) == 602 and a.orders == b.orders
     assert a.covered_qty("AAPL") == 10
+
+
+class _Script(Strategy):
+    """Each morning's intents, written against the snapshot (order ids come from it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.day = 0
+
+    def universe(self, settings):
+        return ["AAA", "BBB", "CCC", "DDD", "EEE"]
+
+    def propose(self, snapshot, settings, **kwargs):
+        self.day += 1
+        legs = {(o.symbol, o.role): o for o in snapshot.orders}
+        if self.day == 1:  # entries fill at Monday's open, 100
+            return Plan(intents=(
+                EnterBracket(symbol="AAA", qty=10, reference_price=100.0, take_profit=115.0, stop_loss=95.0,
+                             reason="s"),
+                EnterPosition(symbol="BBB", qty=20, reference_price=100.0, reason="s"),
+                EnterPosition(symbol="CCC", qty=30, reference_price=100.0, reason="s"),
+                EnterPosition(symbol="DDD", qty=10, reference_price=100.0, reason="s"),
+                EnterBracket(symbol="EEE", qty=1, reference_price=120.0, take_profit=138.0, stop_loss=114.0,
+                             reason="refused: the stop is above the price, 100")))
+        if self.day == 2:
+            return Plan(intents=(
+                ProtectPosition(symbol="BBB", qty=20, take_profit=115.0, stop_loss=95.0, entry_price=100.0, reason="s"),
+                ExitPosition(symbol="DDD", qty=10, price=100.0, stop_loss=100.0, reason="s"),
+                TrimPosition(symbol="CCC", sell_qty=10, remaining_qty=20, price=100.0, weight_before=0.03,
+                             weight_after=0.02, reason="s",
+                             reprotect=ProtectPosition(symbol="CCC", qty=20, take_profit=115.0, stop_loss=95.0,
+                                                       entry_price=100.0, reason="s"))))
+        if self.day == 3:
+            stop = legs["BBB", "stop_loss"]
+            return Plan(intents=(
+                RaiseStop(symbol="BBB", order_id=stop.id, old_stop=stop.stop_price, new_stop=97.0, high=101.0,
+                          reason="s"),
+                TrimPosition(symbol="AAA", sell_qty=5, remaining_qty=5, price=100.0, weight_before=0.01,
+                             weight_after=0.005, reason="s",
+                             cancel_order_ids=(legs["AAA", "take_profit"].id, legs["AAA", "stop_loss"].id),
+                             reprotect=ProtectPosition(symbol="AAA", qty=5, take_profit=115.0, stop_loss=95.0,
+                                                       entry_price=100.0, reason="s"))))
+        return Plan()
+
+
+def _code(cid: str | None) -> str | None:
+    """The executor's code in a client order id: ``at-<minute>-<code>-<symbol>`` or ``at-<code>-<replaced id>``."""
+    if cid is None:
+        return None
+    parts = cid.split("-")
+    return parts[2] if parts[1].isdigit() else parts[1]
+
+
+def test_fast_path_submits_every_kind_of_order_as_the_alpaca_py_path_does():
+    """Twin brokers on five flat symbols (every session 100/101/99/100, Mon 2024-03-04 to Fri
+    03-08), iterations at 09:00 New York. Monday: a bracket buy of AAA (take-profit 115, stop 95)
+    and plain buys of BBB, CCC and DDD, all filled at the 09:30 open (100), and a bracket for EEE
+    sized on a stale 120 refused (its stop 114 is above the price). Tuesday: an OCO for BBB, a market exit of DDD and a
+    trim of CCC (sell 10, re-protect 20 with an OCO). Wednesday: BBB's stop raised 95 -> 97 (a
+    replace) and a trim of AAA that first cancels its bracket legs. The fast trader hands the
+    broker plain OrderFields, the other alpaca-py requests: the same outcomes, orders and fills."""
+    from scenario import broker as scenario_broker
+
+    days = ["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07", "2024-03-08"]
+    bars = {s: [(d, 100.0, 101.0, 99.0, 100.0) for d in days] for s in ("AAA", "BBB", "CCC", "DDD", "EEE")}
+    fb, sb = (scenario_broker(bars, start="2024-03-04 08:00") for _ in range(2))
+    sent = {fb: [], sb: []}
+    for b in (fb, sb):
+        b._place = (lambda place, seen: lambda req: (seen.append(type(req).__name__), place(req))[1])(b._place, sent[b])
+    fast = Trader(broker=fb, strategy=_Script())
+    slow = Trader(broker=_HideNative(sb), market=sb.market, strategy=_Script(), fast=False)
+    kinds = set()
+    for day in days:
+        moment = pd.Timestamp(day).tz_localize(NY) + pd.Timedelta(hours=9)
+        fb.advance_to(moment)
+        sb.advance_to(moment)
+        report = fast.iteration()
+        rb = slow.iteration()
+        assert [(o.action, o.client_order_id, o.order_id, o.accepted, o.status, o.message) for o in report.outcomes] \
+            == [(o.action, o.client_order_id, o.order_id, o.accepted, o.status, o.message) for o in rb.outcomes]
+        assert (report.portfolio_value, report.cash, report.buying_power) == \
+            (rb.portfolio_value, rb.cash, rb.buying_power)
+        kinds |= {(o.action, _code(o.client_order_id), o.accepted) for o in report.outcomes}
+    assert _orders(fb) == _orders(sb)
+    assert [o.to_alpaca() for o in fb._orders.values()] == [o.to_alpaca() for o in sb._orders.values()]
+    assert [(f.timestamp, f.symbol, f.side, f.qty, f.price) for f in fb.fills] == \
+        [(f.timestamp, f.symbol, f.side, f.qty, f.price) for f in sb.fills]
+    # bracket (e), buy (b), OCO (p), exit (x), trim (t), re-protection (r), replaced stop (s); one refusal; cancels
+    assert {("submit", c, True) for c in "ebpxtrs"} | {("submit", "e", False), ("cancel", None, True)} <= kinds, kinds
+    assert set(sent[fb]) == {"OrderFields"} and len(sent[fb]) == len(sent[sb]) >= 10
+    assert set(sent[sb]) == {"MarketOrderRequest", "LimitOrderRequest"}

@@ -96,7 +96,7 @@ def positions(b) -> list[NativePosition]:
     return rows
 
 
-def orders(b, *, after=None, limit: int | None = None, keep=None) -> list[NativeOrder]:
+def orders(b, *, after=None, limit: int | None = None, keep=None, view=None) -> list:
     """:meth:`SimBroker.native_orders <activetrader.broker.SimBroker.native_orders>` of the
     broker ``b``: a nested ``status="all"`` listing (as :meth:`get_orders` makes it) flattened to rows:
     each listed order, then its legs (``parent_id`` set). ``after`` as for ``get_orders``
@@ -104,10 +104,12 @@ def orders(b, *, after=None, limit: int | None = None, keep=None) -> list[Native
     Alpaca's 500-order pages does (``activetrader.alpaca.list_orders``); ``keep``: only rows
     whose status is in it (the parent's status does not matter for its legs). Costs the
     orders created after ``after``, not all orders ever; with a ``keep`` of open statuses
-    only (a live listing) and no ``limit``, it costs the open orders."""
+    only (a live listing) and no ``limit``, it costs the open orders. ``view``: a pure function
+    of a row (the Trader's ``OrderView``), listed in the row's place; on a live listing its
+    results are kept with the symbol's part of the listing, so each is made once per change."""
     after_ns = to_ns(after) if after is not None else None
     if limit is None and keep is not None and TERMINAL_STATUSES.isdisjoint(keep):
-        return _open_orders(b, after_ns, keep)
+        return _open_orders(b, after_ns, keep, view)
     rows: list[NativeOrder] = []
     orders = b._orders
     n = len(orders) if limit is None else min(int(limit), 500)
@@ -118,10 +120,10 @@ def orders(b, *, after=None, limit: int | None = None, keep=None) -> list[Native
             leg = orders[i]
             if keep is None or leg.status in keep:
                 rows.append(native_order(leg, od.id))
-    return rows
+    return rows if view is None else [view(r) for r in rows]
 
 
-def _open_orders(b, after: int | None, keep) -> list[NativeOrder]:
+def _open_orders(b, after: int | None, keep, view=None) -> list:
     """:meth:`native_orders` when only open orders can be kept: the same rows, found from the
     open orders (working ones and legs waiting on their entry) instead of every order in
     the window, and kept per symbol until its orders change (tests/test_broker_speed_caches.py
@@ -134,15 +136,24 @@ def _open_orders(b, after: int | None, keep) -> list[NativeOrder]:
             hit = known[symbol] = _open_listing(b, symbol, after, keep)
         units += hit[3]
     units.sort(reverse=True)  # newest listed order first; (created_ns, seq) never ties
-    return [row for unit in units for row in unit[2]]
+    if view is None:
+        return [row for unit in units for row in unit[2]]
+    out: list = []
+    for unit in units:
+        made = unit[3].get(view)  # unit[3]: view function -> its views of the unit's rows
+        if made is None:
+            made = unit[3][view] = [view(r) for r in unit[2]]
+        out += made
+    return out
 
 
 def _open_listing(b, symbol: str, after: int, keep) -> tuple:
     """The listed orders of ``symbol`` that have an open order to show, as ``(keep, lo, hi,
-    [(created_ns, seq, rows)])``: each a top order in the window with its legs under it, or an
-    order in the window whose parent is not (a leg is listed under its current parent only:
-    a replaced OCO top lists no legs, SimBroker.replace_order_by_id). The same for any
-    ``after`` in ``[lo, hi)``: no creation time looked at lies between."""
+    [(created_ns, seq, rows, views)])`` (``views`` filled in by :func:`_open_orders`): each a
+    top order in the window with its legs under it, or an order in the window whose parent is
+    not (a leg is listed under its current parent only: a replaced OCO top lists no legs,
+    SimBroker.replace_order_by_id). The same for any ``after`` in ``[lo, hi)``: no creation
+    time looked at lies between."""
     orders = b._orders
     lo, hi = _BEFORE_ALL, _NEVER
     listed: dict[str, SimOrder] = {}
@@ -165,7 +176,7 @@ def _open_listing(b, symbol: str, after: int, keep) -> tuple:
     for od in listed.values():
         rows = [native_order(od, None)] if od.status in keep else []
         rows += [native_order(leg, od.id) for leg in map(orders.get, od.leg_ids) if leg.status in keep]
-        units.append((od.created_ns, od.seq, rows))
+        units.append((od.created_ns, od.seq, rows, {}))
     return keep, lo, hi, units
 
 

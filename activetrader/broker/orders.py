@@ -26,6 +26,7 @@ def asset_id(symbol: str) -> uuid.UUID:
 #: The namespace of the simulator's ids (uuid5 of "order:<seq>" for orders, "account" for the account).
 SIM_ID_NS = uuid.UUID("0f6c2a4e-5b1d-4c4e-8f7a-73696d62726b")
 _SIM_ID_SHA1 = hashlib.sha1(SIM_ID_NS.bytes)  # uuid5's hash, primed with the namespace
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}  # a hex digit with its top bits 10
 
 
 def order_id(seq: int) -> str:
@@ -37,11 +38,8 @@ def order_id(seq: int) -> str:
     """
     h = _SIM_ID_SHA1.copy()
     h.update(b"order:%d" % seq)
-    b = bytearray(h.digest()[:16])
-    b[6] = (b[6] & 0x0F) | 0x50  # version 5
-    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = b.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    x = h.hexdigest()  # the first 32 hex digits, with the version digit 5 and the variant bits 10
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
 def enum_value(x):
@@ -180,3 +178,29 @@ class SimOrder:
             "position_intent": ("buy_to_open" if self.side == "buy" else "sell_to_close"),
         }
         return Order(**data)
+
+
+def new_order(oid: str, seq: int, symbol: str, side: str, type_: str, time_in_force: str, qty: float | None,
+              notional: float | None, order_class: str, status: str, now_ns: int, extended_hours: bool,
+              limit_price: float | None, stop_price: float | None, trail_percent: float | None,
+              trail_price: float | None, expires_ns: int | None, expiry_event: str, role: str | None = None,
+              parent_id: str | None = None) -> SimOrder:
+    """A just-submitted order: ``SimOrder(id=oid, client_order_id=oid, seq=seq, ...)`` created,
+    updated and active from ``now_ns``, with ``group_id = parent_id`` (a leg's group is its
+    parent's), the rest at their defaults. Built from positional arguments, as every submission
+    makes one to three of them and keywords cost twice as much (tests/test_broker_submit_plain.py
+    compares it with the keyword form, field by field).
+
+    >>> od = new_order("o-1", 1, "AAPL", "sell", "stop", "gtc", 10.0, None, "bracket", "held", 5, False,
+    ...                None, 95.0, None, None, 9, "cancel", "stop_loss", "o-0")
+    >>> (od.client_order_id, od.updated_ns, od.active_from_ns, od.group_id, od.leg_ids)
+    ('o-1', 5, 5, 'o-0', [])
+    """
+    od = SimOrder(oid, oid, symbol, side, type_, time_in_force, qty, notional, order_class, status, now_ns, seq,
+                  extended_hours, limit_price, stop_price, trail_percent, trail_price, None, now_ns, expires_ns,
+                  expiry_event, now_ns)
+    if role is not None:
+        od.role = role
+    if parent_id is not None:
+        od.parent_id = od.group_id = parent_id
+    return od

@@ -47,9 +47,9 @@ from . import native
 from .engine import Engine, Fill, SimPosition, cents
 from .errors import NOT_FOUND, UNPROCESSABLE, api_error
 from .lifecycle import TERMINAL_STATUSES
-from .native import NativeAccount, NativeOrder, NativePosition
+from .native import NativeAccount, NativePosition
 from .orders import SIM_ID_NS, SimOrder, asset_id, enum_value, fmt_qty
-from .submit import build_orders, build_replacement
+from .submit import OrderFields, alpaca_request, build_orders, build_replacement
 
 _INVERSE_ETFS = frozenset({"SH", "SPXS", "SQQQ", "SDS", "PSQ", "SPXU", "QID"})
 
@@ -308,10 +308,11 @@ class SimBroker(Engine):
         """:meth:`submit_order` answering only the new order's ``(id, status)``: the two fields
         the Trader reads back, without building the alpaca-py ``Order``. A ``submit_order``
         replaced on the instance or in a subclass (a wrapper, a test's hook) is still the one
-        that places the order."""
+        that places the order (handed an :class:`~activetrader.broker.submit.OrderFields` as the
+        alpaca-py request it stands for). ``order_data``: an alpaca-py request or ``OrderFields``."""
         submit = self.submit_order
         if getattr(submit, "__func__", None) is not SimBroker.submit_order:
-            order = submit(order_data)
+            order = submit(alpaca_request(order_data) if type(order_data) is OrderFields else order_data)
             return str(order.id), order.status.value
         top = self._place(order_data)
         return top.id, top.status
@@ -326,10 +327,11 @@ class SimBroker(Engine):
         back); see :func:`activetrader.broker.native.positions`."""
         return native.positions(self)
 
-    def native_orders(self, *, after=None, limit: int | None = None, keep=None) -> list[NativeOrder]:
+    def native_orders(self, *, after=None, limit: int | None = None, keep=None, view=None) -> list:
         """A nested ``status="all"`` listing (as :meth:`get_orders` makes it) flattened to rows,
-        each listed order then its legs; see :func:`activetrader.broker.native.orders`."""
-        return native.orders(self, after=after, limit=limit, keep=keep)
+        each listed order then its legs (or ``view`` of each); see
+        :func:`activetrader.broker.native.orders`."""
+        return native.orders(self, after=after, limit=limit, keep=keep, view=view)
 
     # ------------------------------------------------------------------ convenience
     def __repr__(self) -> str:

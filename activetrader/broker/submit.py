@@ -9,37 +9,136 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import NamedTuple
 
-from alpaca.trading.requests import ReplaceOrderRequest
+from alpaca.trading.requests import (
+    LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest, StopLossRequest, TakeProfitRequest,
+)
 
 from ..ticks import round_price
 from . import rules
 from .errors import INSUFFICIENT, INVALID, UNPROCESSABLE, api_error
 from .fills import trailing_stop_level
-from .orders import SimOrder, enum_value, fmt_qty
+from .orders import SimOrder, enum_value, fmt_qty, new_order
 
 _EPS = 1e-9
 
 
 
+class OrderFields(NamedTuple):
+    """An order request as :func:`build_orders` reads it: the fields of an alpaca-py
+    ``OrderRequest`` as plain values (enums as their strings, ``take_profit.limit_price`` as
+    ``take_profit``, ``stop_loss.stop_price`` / ``.limit_price`` as ``stop_loss`` /
+    ``stop_loss_limit``). The Trader's native path sends these instead of pydantic models
+    (:func:`plain_order`); every check is the same, as both go through :func:`build_orders`.
+
+    >>> OrderFields("AAPL", "buy", "market", "day", qty=10.0).order_class is None
+    True
+    """
+
+    symbol: str | None
+    side: str | None
+    type: str | None
+    time_in_force: str | None
+    order_class: str | None = None
+    qty: float | None = None
+    notional: float | None = None
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail_percent: float | None = None
+    trail_price: float | None = None
+    take_profit: float | None = None
+    stop_loss: float | None = None
+    stop_loss_limit: float | None = None
+    extended_hours: bool | None = None
+    client_order_id: str | None = None
+
+
+def order_fields(req) -> OrderFields:
+    """The :class:`OrderFields` of an alpaca-py order request (or an :class:`OrderFields`, as it is)."""
+    if type(req) is OrderFields:
+        return req
+    tp, sl = req.take_profit, req.stop_loss
+    return OrderFields(
+        req.symbol, enum_value(req.side), enum_value(req.type), enum_value(req.time_in_force),
+        enum_value(req.order_class), req.qty, req.notional, _optional(req, "limit_price"),
+        _optional(req, "stop_price"), _optional(req, "trail_percent"), _optional(req, "trail_price"),
+        tp.limit_price if tp is not None else None, sl.stop_price if sl is not None else None,
+        sl.limit_price if sl is not None else None, req.extended_hours, req.client_order_id)
+
+
+#: The alpaca-py request class of each order type :func:`plain_order` makes.
+_REQUEST_CLASS = {"market": MarketOrderRequest, "limit": LimitOrderRequest}
+_SIDES, _TIFS, _CLASSES = frozenset({"buy", "sell"}), frozenset({"day", "gtc"}), frozenset({None, "bracket", "oco"})
+
+
+def _plain_number(x):
+    """``x`` as pydantic's lax ``float`` field keeps it, for the inputs it keeps unchanged (a
+    float, an int a float holds exactly); None for anything else (the model decides)."""
+    t = type(x)
+    if t is float:
+        return x
+    if t is int and -2**53 <= x <= 2**53:
+        return float(x)
+    return None
+
+
+def plain_order(type_: str, symbol, qty, side, time_in_force, order_class=None, take_profit=None,
+                stop_loss=None) -> OrderFields | None:
+    """The :class:`OrderFields` the alpaca-py request ``MarketOrderRequest`` (``type_="market"``)
+    or ``LimitOrderRequest`` (``"limit"``, an OCO) made of these arguments carries, when
+    pydantic would take them as they are (a ``str`` symbol, plain numbers, known sides, times in
+    force and classes, both exit prices for a bracket or an OCO); else None: then build the model,
+    which coerces or refuses (:func:`alpaca_request`).
+
+    >>> f = plain_order("market", "AAPL", 10, "buy", "gtc", "bracket", 172.5, 142.5)
+    >>> f.qty, f.order_class, f.take_profit, f.stop_loss
+    (10.0, 'bracket', 172.5, 142.5)
+    >>> plain_order("market", "AAPL", "10", "buy", "day") is None    # pydantic parses text: its call
+    True
+    """
+    q = _plain_number(qty)
+    if (q is None or type(symbol) is not str or type(side) is not str or side not in _SIDES
+            or type(time_in_force) is not str or time_in_force not in _TIFS or order_class not in _CLASSES
+            or type_ not in _REQUEST_CLASS or (type_ == "limit" and order_class != "oco")):
+        return None
+    if order_class is None:
+        if take_profit is not None or stop_loss is not None:
+            return None
+        return OrderFields(symbol, side, type_, time_in_force, None, q)
+    tp, sl = _plain_number(take_profit), _plain_number(stop_loss)
+    if tp is None or sl is None:
+        return None
+    return OrderFields(symbol, side, type_, time_in_force, order_class, q, take_profit=tp, stop_loss=sl)
+
+
+def alpaca_request(f: OrderFields):
+    """The alpaca-py request that :func:`plain_order` stands for (what a ``submit_order`` other
+    than the SimBroker's own is handed)."""
+    kw = dict(symbol=f.symbol, qty=f.qty, side=f.side, time_in_force=f.time_in_force)
+    if f.order_class is not None:
+        kw.update(order_class=f.order_class, take_profit=TakeProfitRequest(limit_price=f.take_profit),
+                  stop_loss=StopLossRequest(stop_price=f.stop_loss))
+    if f.client_order_id is not None:
+        kw["client_order_id"] = f.client_order_id
+    return _REQUEST_CLASS[f.type](**kw)
+
+
 def build_orders(b, req) -> list[SimOrder]:
-    """Validate an alpaca-py order request against broker ``b``; return the records (top first)."""
-    symbol = (req.symbol or "").upper()
-    side, type_, tif = enum_value(req.side), enum_value(req.type), enum_value(req.time_in_force)
-    cls = enum_value(req.order_class) or "simple"
-    extended = bool(req.extended_hours)
-    qty, notional = req.qty, req.notional
-    limit = _optional(req, "limit_price")
-    stop = _optional(req, "stop_price")
-    trail_percent = _optional(req, "trail_percent")
-    trail_price = _optional(req, "trail_price")
-    tp = req.take_profit.limit_price if req.take_profit is not None else None
-    sl = req.stop_loss.stop_price if req.stop_loss is not None else None
-    sl_limit = req.stop_loss.limit_price if req.stop_loss is not None else None
+    """Validate an order request (alpaca-py's, or :class:`OrderFields`) against broker ``b``;
+    return the records (top first)."""
+    f = order_fields(req)
+    symbol = (f.symbol or "").upper()
+    side, type_, tif = f.side, f.type, f.time_in_force
+    cls = f.order_class or "simple"
+    extended = bool(f.extended_hours)
+    qty, notional = f.qty, f.notional
+    limit, stop, trail_percent, trail_price = f.limit_price, f.stop_price, f.trail_percent, f.trail_price
+    tp, sl, sl_limit = f.take_profit, f.stop_loss, f.stop_loss_limit
     if cls == "oco" and limit is None:
         limit = tp
 
-    cid = req.client_order_id
+    cid = f.client_order_id
     if cid is not None:
         if len(cid) > 48:
             raise api_error(422, INVALID, "client_order_id must be no more than 48 characters")
@@ -125,16 +224,13 @@ def build_orders(b, req) -> list[SimOrder]:
     now = b._now_ns
     expires, expiry_event = b._expiry(tif, extended)
 
-    common = dict(symbol=symbol, time_in_force=tif, qty=qty, notional=notional, order_class=cls, created_ns=now,
-                  updated_ns=now, extended_hours=extended, active_from_ns=now, expires_ns=expires,
-                  expiry_event=expiry_event)
-
-    def make(side: str = side, status: str = "new", **kw) -> SimOrder:
-        oid = b._next_id()
-        return SimOrder(id=oid, client_order_id=oid, seq=b._seq, side=side, status=status, **common, **kw)
+    def make(type_: str, status: str, limit_price, stop_price, role=None, parent_id=None, side: str = side,
+             trail_percent=None, trail_price=None) -> SimOrder:
+        return new_order(b._next_id(), b._seq, symbol, side, type_, tif, qty, notional, cls, status, now, extended,
+                         limit_price, stop_price, trail_percent, trail_price, expires, expiry_event, role, parent_id)
 
     if cls == "simple":
-        od = make(type=type_, limit_price=limit, stop_price=stop, trail_percent=trail_percent, trail_price=trail_price)
+        od = make(type_, "new", limit, stop, trail_percent=trail_percent, trail_price=trail_price)
         if cid:
             od.client_order_id = cid
         if type_ == "trailing_stop":  # §11: the mark starts at the last complete close
@@ -143,25 +239,22 @@ def build_orders(b, req) -> list[SimOrder]:
         return [od]
     exit_side = "sell"
     if cls == "oco":
-        top = make(type="limit", limit_price=tp, role="take_profit")
+        top = make("limit", "new", tp, None, "take_profit")
         top.group_id = top.id
-        sl_leg = make(type="stop_limit" if sl_limit else "stop", side=exit_side, stop_price=sl, limit_price=sl_limit,
-                      role="stop_loss", status="held", parent_id=top.id, group_id=top.id)
+        sl_leg = make("stop_limit" if sl_limit else "stop", "held", sl_limit, sl, "stop_loss", top.id, exit_side)
         top.leg_ids = [sl_leg.id]
         if cid:
             top.client_order_id = cid
         return [top, sl_leg]
-    top = make(type=type_, limit_price=limit, stop_price=stop, role="entry")
+    top = make(type_, "new", limit, stop, "entry")
     top.group_id = top.id
     if cid:
         top.client_order_id = cid
     legs = []
     if tp is not None:
-        legs.append(make(type="limit", side=exit_side, limit_price=tp, role="take_profit", status="held",
-                         parent_id=top.id, group_id=top.id))
+        legs.append(make("limit", "held", tp, None, "take_profit", top.id, exit_side))
     if sl is not None:
-        legs.append(make(type="stop_limit" if sl_limit else "stop", side=exit_side, stop_price=sl,
-                         limit_price=sl_limit, role="stop_loss", status="held", parent_id=top.id, group_id=top.id))
+        legs.append(make("stop_limit" if sl_limit else "stop", "held", sl_limit, sl, "stop_loss", top.id, exit_side))
     top.leg_ids = [leg.id for leg in legs]
     return [top, *legs]
 
