@@ -29,7 +29,8 @@ from .lifecycle import gtc_expiry_ns
 from .orders import SimOrder, order_id
 
 SameBar = Literal["worst", "best", "path"]
-_NEVER = 2**63 - 1
+#: After every int64 nanosecond time: "no such moment" (no expiry, no event bar).
+NEVER_NS = 2**63 - 1
 
 
 def cents(money: float) -> float:
@@ -64,7 +65,7 @@ class _EngineCache:
     price_ns: int
     #: symbol -> (bar arrays, ends and starts as int64 memoryviews; Engine._ends)
     lists: dict = field(default_factory=dict)
-    #: symbol -> (first bar index where its working orders can act, that bar's end or _NEVER);
+    #: symbol -> (first bar index where its working orders can act, that bar's end or NEVER_NS);
     #: dropped when they change
     wake: dict = field(default_factory=dict)
     #: advance_to before this instant has nothing to do (-1: unknown, look)
@@ -178,7 +179,7 @@ class Engine:
         #: symbol -> orders that can fill now (entries, simple orders, legs of filled entries).
         self._working: dict[str, list[SimOrder]] = {}
         self._seq = 0
-        self._next_expiry_ns = _NEVER  # earliest expiry among working orders: skip scans before it
+        self._next_expiry_ns = NEVER_NS  # earliest expiry among working orders: skip scans before it
         self.fills: list[Fill] = []
         #: Orders cancelled or expired so far (a backtest wakes a strategy after one; backtest.run),
         #: not counting an exit leg cancelled because its sibling filled and closed the position.
@@ -222,7 +223,7 @@ class Engine:
                         hit = wake.get(symbol)
                         if hit is None or hit[0] < i:
                             w = self._first_event_bar(symbol, arr, starts, i)
-                            hit = wake[symbol] = (w, ends[w] if w < len(ends) else _NEVER)
+                            hit = wake[symbol] = (w, ends[w] if w < len(ends) else NEVER_NS)
                         w = hit[0]
                         if w >= i1:
                             break
@@ -246,7 +247,7 @@ class Engine:
             for order in orders:
                 if order.expires_ns is not None and order.expires_ns <= ns and order.is_open:
                     self._end_group_member(order, order.expiry_event, order.expires_ns)
-            self._next_expiry_ns = min(((known.get(s) or self._expiries(s))[1] for s in self._working), default=_NEVER)
+            self._next_expiry_ns = min(((known.get(s) or self._expiries(s))[1] for s in self._working), default=NEVER_NS)
         self._now_ns = ns
         self._sync_market_clock()
 
@@ -317,7 +318,7 @@ class Engine:
                 continue
             if od.legs_expire_ns is not None and od.legs_expire_ns <= start:  # a waiting leg's own end
                 leg = min(map(self._orders.get, od.leg_ids),
-                          key=lambda o: _NEVER if o.expires_ns is None else o.expires_ns)
+                          key=lambda o: NEVER_NS if o.expires_ns is None else o.expires_ns)
                 self._end_group_member(leg, leg.expiry_event, leg.expires_ns)
                 continue
             if od.expires_ns is not None and od.expires_ns <= start:
@@ -352,7 +353,7 @@ class Engine:
 
     def _next_event_ns(self) -> int:
         """When the first bar in which some working order can act is complete (-1: unknown)."""
-        first, wake = _NEVER, self._c.wake
+        first, wake = NEVER_NS, self._c.wake
         for s in self._working:
             hit = wake.get(s)
             if hit is None:
@@ -482,9 +483,9 @@ class Engine:
         hit = self._c.expiries.get(symbol)
         if hit is None:  # dropped whenever the symbol's working orders change (_work/_unwork)
             working = self._working[symbol]
-            first = min((o.expires_ns for o in working if o.expires_ns is not None), default=_NEVER)
+            first = min((o.expires_ns for o in working if o.expires_ns is not None), default=NEVER_NS)
             legs = min((leg.expires_ns for od in working if od.role == "entry"
-                        for leg in map(self._orders.get, od.leg_ids) if leg.expires_ns is not None), default=_NEVER)
+                        for leg in map(self._orders.get, od.leg_ids) if leg.expires_ns is not None), default=NEVER_NS)
             hit = self._c.expiries[symbol] = (first, min(first, legs))
         return hit
 
@@ -514,7 +515,7 @@ class Engine:
         at its close like any DAY order, §1-2) even when no other order is due then."""
         ends = [self._orders[i].expires_ns for i in entry.leg_ids]
         first = min((x for x in ends if x is not None), default=None)
-        own = _NEVER if entry.expires_ns is None else entry.expires_ns
+        own = NEVER_NS if entry.expires_ns is None else entry.expires_ns
         entry.legs_expire_ns = first if first is not None and first < own else None
         self._c.orders_changed(entry.symbol)
         if first is not None and first < self._next_expiry_ns:

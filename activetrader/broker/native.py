@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..market.sessions import to_ns
-from .engine import _NEVER
+from .engine import NEVER_NS
 from .lifecycle import TERMINAL_STATUSES
 from .orders import qty_number
 
@@ -155,7 +155,7 @@ def _open_listing(b, symbol: str, after: int, keep) -> tuple:
     SimBroker.replace_order_by_id). The same for any ``after`` in ``[lo, hi)``: no creation
     time looked at lies between."""
     orders = b._orders
-    lo, hi = _BEFORE_ALL, _NEVER
+    lo, hi = _BEFORE_ALL, NEVER_NS
     listed: dict[str, SimOrder] = {}
     for o in b._open_orders(symbol):
         if o.status not in keep:
