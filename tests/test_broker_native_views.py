@@ -1,42 +1,14 @@
 """A live native listing can hand back the Trader's views of its rows (``native_orders(view=...)``),
 each made once and kept with the symbol's part of the listing until the symbol's orders change
-(issue 7). The kept views must be the views of the rows listed afresh, after every change."""
+(issue 7). That the kept views are those of the rows listed afresh after every change of every kind
+is checked with the other kept values (tests/test_broker_speed_caches.py, _check_native_views)."""
 
 import pandas as pd
-from alpaca.trading.requests import MarketOrderRequest, TrailingStopOrderRequest
-from hypothesis import given, settings, strategies as st
+from alpaca.trading.requests import TrailingStopOrderRequest
 
-from activetrader.broker import SimBroker
 from activetrader.strategy.snapshot import LIVE_STATUSES
 from activetrader.trader import _order_view
 from scenario import bracket, broker, buy, et
-from test_engine_wake import SYMS, _act, _market, step
-
-
-def _check(b: SimBroker, afters) -> None:
-    for after in afters:
-        rows = [r for r in b.native_orders(after=after) if r.status in LIVE_STATUSES]  # the full listing
-        assert b.native_orders(after=after, keep=LIVE_STATUSES, view=_order_view) == [_order_view(r) for r in rows]
-        assert b.native_orders(after=after, view=_order_view) == [_order_view(r) for r in b.native_orders(after=after)]
-
-
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10_000), hourly=st.booleans(), steps=st.lists(step, min_size=1, max_size=30))
-def test_views_kept_with_the_live_listing_are_those_of_the_rows_after_every_change(seed, hourly, steps):
-    """Random orders of every kind, cancels, replacements, fills, trailing stops and expiries (the
-    steps of tests/test_engine_wake.py); after each, listings with windows before, at and after
-    order creation times."""
-    m = _market(seed, hourly)
-    b = SimBroker(m, cash=50_000, start=m.start - pd.Timedelta(hours=1))
-    for sym in SYMS:
-        b.submit_order(MarketOrderRequest(symbol=sym, qty=300, side="buy", time_in_force="day"))
-    b.advance_to(m.start + pd.Timedelta(hours=3))
-    t = b.now
-    for k, (kind, sym, qty, f, tif) in enumerate(steps):
-        t, _ = _act(b, kind, sym, qty, f, tif, t)
-        created = sorted({od.created_ns for od in b._orders.values()})
-        pick = created[k % len(created)]
-        _check(b, [None, pick - 1, pick, (t - pd.Timedelta(days=91)).value])
 
 
 def test_a_view_is_made_once_per_change_of_its_symbols_orders():

@@ -26,6 +26,7 @@ from activetrader.broker.lifecycle import gtc_expiry_ns
 from activetrader.broker.orders import SIM_ID_NS as _ID_NS, fmt_qty, order_id, qty_number
 from activetrader.market.sessions import MarketCalendar
 from activetrader.strategy.snapshot import LIVE_STATUSES
+from activetrader.trader import _order_view
 from scenario import bracket, broker, buy, et, oco, sell, status
 from test_engine_wake import SYMS, _act, _market, step
 from test_trader import _Counting
@@ -149,6 +150,9 @@ def _check_native_views(b: SimBroker, afters) -> None:
     for after in afters:  # the live listing, found from the open orders, against the full one
         full = [r for r in b.native_orders(after=after) if r.status in LIVE_STATUSES]
         assert b.native_orders(after=after, keep=LIVE_STATUSES) == full
+        # the Trader's views kept with the live listing (native_orders(view=)): those of the rows
+        assert b.native_orders(after=after, keep=LIVE_STATUSES, view=_order_view) == [_order_view(r) for r in full]
+        assert b.native_orders(after=after, view=_order_view) == [_order_view(r) for r in b.native_orders(after=after)]
 
 
 @settings(max_examples=60, deadline=None)
