@@ -119,6 +119,32 @@ def test_sweep_worker_killed_mid_sweep_still_completes_unchanged(market):
     _stats_equal(out["result"].table, reference)
 
 
+def test_sweep_market_recomputed_when_every_worker_holding_it_dies(market):
+    """The market a sweep's tasks read (``cluster.ship``) lives on one worker or two. Both holders
+    are SIGKILLed: the scheduler recomputes it on a restarted worker, and a batch reading it then
+    gives the serial backtest's stats. Data scattered from the client would be lost for good
+    (a broadcast too: Dask's active memory manager soon keeps one replica of it), which cancelled
+    a whole sweep when that one worker was killed (seen once in a full run)."""
+    from dask.distributed import Client, LocalCluster, wait
+
+    from activetrader.sweep.cluster import run_batch, ship
+
+    settings = Settings()
+    reference = backtest(market, settings=settings, progress=False, **WINDOW).stats
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc, \
+            Client(lc) as client:
+        data = ship(client, market)
+        wait(data)
+        holders = client.who_has(data)[data.key]
+        assert holders
+        pids = client.run(os.getpid)
+        for worker in holders:
+            os.kill(pids[worker], signal.SIGKILL)
+        job = (settings, WINDOW["start"], WINDOW["end"])
+        [got] = client.submit(run_batch, data, None, [job], {}, pure=False).result(timeout=180)
+    _stats_equal(pd.DataFrame([got]), [reference])
+
+
 @pytest.mark.parametrize("grid, named", [
     ({"bracket.stop_los_pct": [0.03]}, "bracket.stop_los_pct"),
     ({"brakcet.stop_loss_pct": [0.03]}, "brakcet.stop_loss_pct"),

@@ -2,9 +2,9 @@
 
 The work unit is :func:`run_batch`: several backtests in one task, so scheduling overhead
 (a few milliseconds per task) stays small next to sub-second backtests. The market goes to
-every worker once (``scatter(..., broadcast=True)``); each backtest replays on its own shallow
-copy of it (a market carries the replay clock, ``as_of``, of the broker that drives it), so the
-caches a worker builds on first use serve every later backtest there.
+each worker once (:func:`ship`); each backtest replays on its own shallow copy of it (a market
+carries the replay clock, ``as_of``, of the broker that drives it), so the caches a worker builds
+on first use serve every later backtest there.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import copy
 import logging
 import math
 import os
+import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -25,7 +27,7 @@ def run_one(market, strategy, settings: Settings, start, end, options: dict) -> 
     from ..backtest import backtest
 
     # backtest() replays on its own shallow copy of the market (its own clock), while the caches it
-    # builds on first use (bar views, indicators) stay on this worker's one scattered market.
+    # builds on first use (bar views, indicators) stay on this worker's one copy of the market (ship).
     result = backtest(market, copy.deepcopy(strategy), settings, start=start, end=end, progress=False, **options)
     return {k: float(v) for k, v in result.stats.items()}
 
@@ -97,6 +99,24 @@ def batch_size(n_jobs: int, n_threads: int) -> int:
     return max(1, math.ceil(n_jobs / max(1, 16 * n_threads)))
 
 
+def ship(client, market):
+    """The market on the cluster, as the future every task of a sweep reads.
+
+    Not ``client.scatter``: data scattered from the client cannot be recomputed, and Dask's
+    active memory manager soon keeps a single replica even of a broadcast (dask/distributed#8657),
+    so a worker dying with it cancelled the whole sweep. A task's result is recomputed from its
+    spec, on a surviving worker, when its holders die; workers fetch it from each other as their
+    tasks need it. The scheduler keeps the pickled market for that (a few MB per 100 symbols).
+    """
+    with warnings.catch_warnings():  # the market is meant to travel in the task's spec
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        return client.submit(_same, market, pure=False, key=f"market-{uuid.uuid4().hex}")
+
+
+def _same(x):
+    return x
+
+
 def run_jobs(client, market, strategy, jobs: list[tuple[Settings, Any, Any]], options: dict, *,
              progress=None, batch: int | None = None, label: str = "backtests") -> list[dict]:
     """Run every job on the cluster; results in the order of ``jobs``."""
@@ -106,7 +126,7 @@ def run_jobs(client, market, strategy, jobs: list[tuple[Settings, Any, Any]], op
         return []
     threads = sum(client.nthreads().values()) or 1
     size = batch or batch_size(len(jobs), threads)
-    data = client.scatter(market, broadcast=True, hash=False)
+    data = ship(client, market)
     futures = {}
     for i in range(0, len(jobs), size):
         chunk = jobs[i:i + size]
