@@ -6,7 +6,8 @@
 Each checkout runs in its own process, alternated ``rounds`` times (default 3); each process
 runs the backtest once to warm up, then three times, and reports its best CPU time. Prints the
 min and median of those per checkout. Both must make the same number of trades. Real data is read
-from ``ACTIVETRADER_REAL_DATA`` or ``../shared/data/real`` beside the current checkout.
+from where this checkout's benchmarks read it (``peers/data.py``: ``ACTIVETRADER_REAL_DATA`` or
+``../shared/data/real``), whichever checkout runs.
 """
 
 import os
@@ -14,6 +15,9 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+from data import REAL_DIR  # noqa: E402
 
 CHILD = r'''
 import sys, time
@@ -35,7 +39,7 @@ def main(argv: list[str]) -> None:
     n, roots = argv[0], [str(Path(r).resolve()) for r in argv[1:3]]
     rounds = int(argv[3]) if len(argv) == 4 else 3
     env = dict(os.environ)
-    env.setdefault("ACTIVETRADER_REAL_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data" / "real"))
+    env["ACTIVETRADER_REAL_DATA"] = str(REAL_DIR)
     cpu: dict[str, list[float]] = {r: [] for r in roots}
     trades: dict[str, str] = {}
     for _ in range(rounds):

@@ -1,8 +1,9 @@
 """The simulation engine under :class:`~activetrader.broker.SimBroker`: the clock, the orders
 and their working lists, positions, cash and fills, bar processing (and skipping the bars in
 which no working order can act; where an order fills within a bar is broker/fills.py), bracket
-legs, lifecycle and expiry bookkeeping, and price look-ups with their cache. It knows no alpaca-py models: SimBroker (broker/sim.py)
-is the alpaca-py surface over it (request models in, response models out).
+legs, lifecycle and expiry bookkeeping, and price look-ups with their cache. It knows no
+alpaca-py models: SimBroker (broker/sim.py) is the alpaca-py surface over it (request models
+in, response models out).
 
 >>> from activetrader.market import SimulatedMarket
 >>> engine = Engine(SimulatedMarket(seed=7), cash=5_000, start="2024-03-04 09:00-05:00")

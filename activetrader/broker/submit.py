@@ -24,7 +24,6 @@ from .orders import SimOrder, enum_value, fmt_qty, new_order
 _EPS = 1e-9
 
 
-
 class OrderFields(NamedTuple):
     """An order request as :func:`build_orders` reads it: the fields of an alpaca-py
     ``OrderRequest`` as plain values (enums as their strings, ``take_profit.limit_price`` as
