@@ -15,10 +15,11 @@ per ``Backtest``. vectorbt and Lumibot need their own venv (vectorbt 1.x needs p
 reported as skipped with the reason and the rest still runs.
 
 Run:  .venv/bin/python benchmarks/bench_peers.py [--sizes 1,10,100,500] [--engines ...]
-      (engines: activetrader, backtesting, vectorbt, lumibot; also activetrader-every, which
-      runs every iteration, skip_quiet=False, to show what skipping quiet ones buys, and
-      activetrader-floor, a strategy that never trades run at every iteration: the live path's
-      fixed cost, a lower bound for the simple rule)
+      (engines: activetrader, activetrader-broker (the SimBroker alone on the rule's precomputed
+      signals: the broker's share, a lower bound for the simple rule through it), backtesting,
+      vectorbt, lumibot; also activetrader-every, which runs every iteration, skip_quiet=False,
+      to show what skipping quiet ones buys, and activetrader-floor, a strategy that never trades
+      run at every iteration: the live path's fixed cost, another lower bound)
       [--lumibot-max 10] [--backtesting-max 500]
 """
 
@@ -40,7 +41,7 @@ ROOT = HERE.parent
 PEERS = HERE / "peers"
 PEER_VENV = HERE / ".venv-peers"
 PEER_PACKAGES = ("vectorbt>=0.26", "plotly<7", "lumibot")
-ENGINES = ("activetrader", "backtesting", "vectorbt", "lumibot")
+ENGINES = ("activetrader", "activetrader-broker", "backtesting", "vectorbt", "lumibot")
 #: Not run by default: activetrader with every iteration run (``skip_quiet=False``), for the ablation,
 #: and the live path's fixed cost (a strategy that never trades, every iteration run).
 EXTRA_ENGINES = ("activetrader-every", "activetrader-floor")
@@ -101,18 +102,18 @@ def run_child(engine: str, n: int, python: str, timeout: float) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    head = (f"{'symbols':>7} {'engine':<18} {'first_s':>8} {'warm_s':>8} {'us/sym-bar':>10} "
+    head = (f"{'symbols':>7} {'engine':<19} {'first_s':>8} {'warm_s':>8} {'us/sym-bar':>10} "
             f"{'x activetrader':>14} {'trades':>6} {'peak_rss_mb':>11}")
     out = [head, "-" * len(head)]
     ours = {r["n"]: r for r in rows if r["engine"] == "activetrader" and "skipped" not in r}
     for r in rows:
         if "skipped" in r:
-            out.append(f"{r['n']:>7} {r['engine']:<18} skipped: {r['skipped']}")
+            out.append(f"{r['n']:>7} {r['engine']:<19} skipped: {r['skipped']}")
             continue
         us = r["warm_s"] / (r["n"] * r["sessions"]) * 1e6
         base = ours.get(r["n"])
         ratio = f"{r['warm_s'] / base['warm_s']:.2f}" if base else "-"
-        out.append(f"{r['n']:>7} {r['engine']:<18} {r['cold_s']:>8.3f} {r['warm_s']:>8.3f} {us:>10.2f} "
+        out.append(f"{r['n']:>7} {r['engine']:<19} {r['cold_s']:>8.3f} {r['warm_s']:>8.3f} {us:>10.2f} "
                    f"{ratio:>14} {r['trades']:>6} {r['peak_rss_mb']:>11.0f}")
     return "\n".join(out)
 

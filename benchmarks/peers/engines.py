@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import resource
 import sys
@@ -65,6 +66,58 @@ def activetrader_floor(frames: dict[str, pd.DataFrame]):
             return Plan(cash_after=snapshot.account.cash)
 
     return _live_path(frames, NeverTrades, Settings(), skip_quiet=False)
+
+
+def activetrader_broker(frames: dict[str, pd.DataFrame]):
+    """The broker's share alone (engine ``activetrader-broker``): the simple rule's signals
+    computed up front for every bar (:func:`rule.tail_rsi`, as the peers get them), then a hand
+    loop of ``SimBroker.advance_to(09:00 New York)`` and, per signal, the bracket the strategy
+    would send (its levels, :func:`~activetrader.strategy.levels.bracket_levels`), and the
+    strategy's re-protection of a position whose legs expired (an OCO at the entry-based levels,
+    or a market exit when the price is already at the stop). No Trader, snapshot, strategy,
+    caps, report or result: what the live path costs beyond this is the Trader's. ``trades``
+    counts the entries filled, as ``len(result.trades)`` does: the same as ``activetrader``'s up
+    to 100 symbols; at 500, 10 more (9,933), in two derived NVDA copies priced near $0.20, where
+    the strategy's caps drop a bracket whose stop would have to sit more than 5% below the price
+    to be a cent below it."""
+    from activetrader.broker import SimBroker
+    from activetrader.broker.submit import plain_order
+    from activetrader.market import HistoricalMarket
+    from activetrader.strategy.levels import MIN_DISTANCE, bracket_levels, round_price
+
+    market = HistoricalMarket({s: f.rename_axis("date").reset_index() for s, f in frames.items()})
+    syms = list(frames)
+    close = np.column_stack([frames[s]["close"].to_numpy() for s in syms])
+    first = data.trade_start_index()
+    stamps = [pd.Timestamp(d).tz_localize("America/New_York") + pd.Timedelta(hours=9) for d in data.dates()[first:]]
+    tp_pct, sl_pct = rule.TAKE_PROFIT_PCT, rule.STOP_LOSS_PCT
+
+    def run() -> int:
+        signal = rule.tail_rsi(close) < rule.OVERSOLD  # inside the timing, as vectorbt's
+        b = SimBroker(market, cash=100_000.0 * len(syms), start=stamps[0] - pd.Timedelta(hours=1))
+        for i, t in enumerate(stamps, start=first):
+            b.advance_to(t)
+            # legs gone; the engine's own dicts, the cheapest read there is, keep this a lower bound
+            for s in [s for s in b._positions if not b._working.get(s)]:
+                p = b._positions[s]
+                price = b.last_price(s)
+                stop = round_price(p.avg_entry_price * (1 - sl_pct))
+                if price < stop + MIN_DISTANCE - 1e-9:
+                    b.native_submit(plain_order("market", s, p.qty, "sell", "day"))
+                else:
+                    tp, stop = bracket_levels(p.avg_entry_price, take_profit_pct=tp_pct, stop_loss_pct=sl_pct,
+                                              base=price)
+                    b.native_submit(plain_order("limit", s, p.qty, "sell", "gtc", "oco", tp, stop))
+            for j in np.flatnonzero(signal[i - 1]):  # oversold at the last close
+                s, c = syms[j], float(close[i - 1, j])
+                qty = math.floor(rule.DOLLARS / c + 1e-6)
+                if qty and not b.holds(s):
+                    tp, stop = bracket_levels(c, take_profit_pct=tp_pct, stop_loss_pct=sl_pct)
+                    b.native_submit(plain_order("market", s, qty, "buy", "gtc", "bracket", tp, stop))
+        b.advance_to(stamps[-1] + pd.Timedelta(hours=8))
+        return sum(f.side == "buy" for f in b.fills)
+
+    return run
 
 
 def _live_path(frames: dict[str, pd.DataFrame], make_strategy, settings, *, skip_quiet: bool):
@@ -157,12 +210,13 @@ def lumibot(frames: dict[str, pd.DataFrame]):
 
 
 ENGINES = {"activetrader": activetrader, "activetrader-every": lambda f: activetrader(f, skip_quiet=False),
-           "activetrader-floor": activetrader_floor,
+           "activetrader-floor": activetrader_floor, "activetrader-broker": activetrader_broker,
            "backtesting": backtesting, "vectorbt": vectorbt, "lumibot": lumibot}
 #: Imported before any timing (``import_s``): vectorbt's import alone takes seconds.
 MODULES = {"activetrader": ("activetrader", "activetrader.backtest", "activetrader.market"),
            "activetrader-every": ("activetrader", "activetrader.backtest", "activetrader.market"),
            "activetrader-floor": ("activetrader", "activetrader.backtest", "activetrader.market"),
+           "activetrader-broker": ("activetrader", "activetrader.broker", "activetrader.market"),
            "backtesting": ("backtesting",), "vectorbt": ("vectorbt",), "lumibot": ("lumibot_runner",)}
 
 
