@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
 import os
 import resource
 import sys
@@ -80,6 +79,7 @@ def activetrader_broker(frames: dict[str, pd.DataFrame]):
     to 100 symbols; at 500, 10 more (9,933), in two derived NVDA copies priced near $0.20, where
     the strategy's caps drop a bracket whose stop would have to sit more than 5% below the price
     to be a cent below it."""
+    from activetrader.backtest.schedule import iteration_times
     from activetrader.broker import SimBroker
     from activetrader.broker.submit import plain_order
     from activetrader.market import HistoricalMarket
@@ -89,15 +89,17 @@ def activetrader_broker(frames: dict[str, pd.DataFrame]):
     syms = list(frames)
     close = np.column_stack([frames[s]["close"].to_numpy() for s in syms])
     first = data.trade_start_index()
-    stamps = [pd.Timestamp(d).tz_localize("America/New_York") + pd.Timedelta(hours=9) for d in data.dates()[first:]]
+    times, final = iteration_times(market, data.TRADE_FROM, data.LAST)  # the backtest's own: 09:00 New York
+    assert len(times) == len(close) - first, "one iteration per session from TRADE_FROM"
     tp_pct, sl_pct = rule.TAKE_PROFIT_PCT, rule.STOP_LOSS_PCT
 
     def run() -> int:
         signal = rule.tail_rsi(close) < rule.OVERSOLD  # inside the timing, as vectorbt's
-        b = SimBroker(market, cash=100_000.0 * len(syms), start=stamps[0] - pd.Timedelta(hours=1))
-        for i, t in enumerate(stamps, start=first):
+        b = SimBroker(market, cash=100_000.0 * len(syms), start=times[0] - pd.Timedelta(hours=1))
+        for i, t in enumerate(times, start=first):
             b.advance_to(t)
-            # legs gone; the engine's own dicts, the cheapest read there is, keep this a lower bound
+            # legs gone: RsiBracket._reprotect by hand (no Draft here); the engine's own dicts, the
+            # cheapest read there is, keep this a lower bound
             for s in [s for s in b._positions if not b._working.get(s)]:
                 p = b._positions[s]
                 price = b.last_price(s)
@@ -110,11 +112,11 @@ def activetrader_broker(frames: dict[str, pd.DataFrame]):
                     b.native_submit(plain_order("limit", s, p.qty, "sell", "gtc", "oco", tp, stop))
             for j in np.flatnonzero(signal[i - 1]):  # oversold at the last close
                 s, c = syms[j], float(close[i - 1, j])
-                qty = math.floor(rule.DOLLARS / c + 1e-6)
+                qty = rule.shares(c)
                 if qty and not b.holds(s):
                     tp, stop = bracket_levels(c, take_profit_pct=tp_pct, stop_loss_pct=sl_pct)
                     b.native_submit(plain_order("market", s, qty, "buy", "gtc", "bracket", tp, stop))
-        b.advance_to(stamps[-1] + pd.Timedelta(hours=8))
+        b.advance_to(final)
         return sum(f.side == "buy" for f in b.fills)
 
     return run

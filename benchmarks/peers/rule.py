@@ -71,8 +71,12 @@ def round_cents(price: float) -> float:
     return float(Decimal(f"{price:.8f}").quantize(tick, rounding=ROUND_HALF_UP))
 
 
+def shares(close: float, dollars: float = DOLLARS) -> int:
+    """Whole shares of ``dollars`` at ``close`` (0: no entry)."""
+    return max(0, math.floor(dollars / close + 1e-6))
+
+
 def bracket(close: float, dollars: float = DOLLARS) -> tuple[int, float, float]:
-    """(shares, take-profit, stop) for an entry signalled at ``close``: whole shares of
-    ``dollars``, levels at ±% of the close rounded to the cent (0 shares: no entry)."""
-    qty = max(0, math.floor(dollars / close + 1e-6))
-    return qty, round_cents(close * (1 + TAKE_PROFIT_PCT)), round_cents(close * (1 - STOP_LOSS_PCT))
+    """(shares, take-profit, stop) for an entry signalled at ``close``: :func:`shares`, levels
+    at ±% of the close rounded to the cent."""
+    return shares(close, dollars), round_cents(close * (1 + TAKE_PROFIT_PCT)), round_cents(close * (1 - STOP_LOSS_PCT))
